@@ -1,0 +1,54 @@
+"""Exceptions raised by populace for problems a user can fix."""
+
+from __future__ import annotations
+
+__all__ = ["PopulaceError", "StudyError", "FitError"]
+
+
+class PopulaceError(Exception):
+    """Base class of every error populace raises on purpose."""
+
+
+class StudyError(PopulaceError, ValueError):
+    """A study (TOML file, census table or microdata) is invalid.
+
+    Parameters
+    ----------
+    message
+        What is wrong.
+    file, row, column
+        Where it is wrong. ``row`` is the 1-based line number in the file
+        (the header is line 1), so it matches what an editor shows.
+    fix
+        What the user should do about it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.row = row
+        self.column = column
+        self.fix = fix
+        where = []
+        if file is not None:
+            where.append(str(file))
+        if row is not None:
+            where.append(f"line {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        text = (", ".join(where) + ": " if where else "") + message
+        if fix:
+            text += f" Fix: {fix}"
+        super().__init__(text)
+
+
+class FitError(PopulaceError):
+    """A fit file or fit request cannot be used."""

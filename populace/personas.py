@@ -1,0 +1,120 @@
+"""Persona sets: an xarray Dataset with dims ``(draw, persona)`` and its pandas / Parquet views."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from populace.study.spec import Study
+
+__all__ = ["persona_dataset", "to_frame", "to_parquet", "read_parquet"]
+
+
+def persona_dataset(
+    codes: Mapping[str, np.ndarray],
+    study: Study,
+    *,
+    attrs: Mapping[str, object] | None = None,
+) -> xr.Dataset:
+    """Wrap level codes as a persona Dataset.
+
+    Parameters
+    ----------
+    codes
+        One integer array of shape ``(draw, persona)`` per attribute of ``study``,
+        holding level indices.
+    study
+        Gives the attribute order and the level labels.
+    attrs
+        Extra attributes for the Dataset (method, seed, ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        One integer variable per attribute, dims ``(draw, persona)``; each
+        variable's ``levels`` attribute lists the labels (JSON) so codes can be read.
+    """
+    data_vars = {}
+    for a in study.attributes:
+        arr = np.asarray(codes[a.name])
+        if arr.ndim != 2:
+            raise ValueError(f"codes for {a.name!r} must be 2-D (draw, persona), got shape {arr.shape}")
+        data_vars[a.name] = xr.Variable(
+            ("draw", "persona"),
+            arr.astype(np.int16),
+            attrs={"levels": json.dumps(list(a.levels)), "type": a.type},
+        )
+    first = data_vars[study.attributes[0].name]
+    n_draw, n_persona = first.shape
+    ds = xr.Dataset(
+        data_vars,
+        coords={"draw": np.arange(n_draw), "persona": np.arange(n_persona)},
+        attrs=dict(attrs or {}),
+    )
+    return ds
+
+
+def levels_of(ds: xr.Dataset, name: str) -> list[str]:
+    """Level labels of attribute ``name`` in a persona Dataset."""
+    return json.loads(ds[name].attrs["levels"])
+
+
+def to_frame(ds: xr.Dataset) -> pd.DataFrame:
+    """Long pandas view: one row per persona and draw.
+
+    Columns are ``draw`` (int) and one categorical column per attribute holding
+    the level labels (ordered categoricals for ordinal attributes).
+    """
+    n_draw, n_persona = ds.sizes["draw"], ds.sizes["persona"]
+    out = {"draw": np.repeat(ds["draw"].values.astype(np.int64), n_persona)}
+    for name in ds.data_vars:
+        levels = levels_of(ds, name)
+        dtype = pd.CategoricalDtype(levels, ordered=ds[name].attrs.get("type") == "ordinal")
+        out[name] = pd.Categorical.from_codes(ds[name].values.reshape(-1), dtype=dtype)
+    return pd.DataFrame(out)
+
+
+def to_parquet(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write personas to Parquet atomically (temp file, then rename).
+
+    One column per attribute holding the level labels, plus an integer ``draw``
+    column. The Dataset's attributes are kept in the file's metadata.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    table = pa.Table.from_pandas(to_frame(ds), preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"populace"] = json.dumps({k: _jsonable(v) for k, v in ds.attrs.items()}).encode()
+    table = table.replace_schema_metadata(meta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a persona Parquet file back as a DataFrame."""
+    return pd.read_parquet(path)
+
+
+def _jsonable(v: object) -> object:
+    if isinstance(v, (np.integer, np.floating)):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return v
