@@ -1,0 +1,17 @@
+"""populace.inference: fitting, diagnostics and fit files."""
+
+from populace.inference.diagnostics import ConvergenceWarning, Diagnostics, check_convergence
+from populace.inference.fit import METHODS, SAMPLERS, fit, model_from_fit
+from populace.inference.io import load_fit, save_fit
+
+__all__ = [
+    "fit",
+    "METHODS",
+    "SAMPLERS",
+    "model_from_fit",
+    "check_convergence",
+    "Diagnostics",
+    "ConvergenceWarning",
+    "save_fit",
+    "load_fit",
+]

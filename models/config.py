@@ -1,0 +1,55 @@
+"""Default configurations of the copula model and of its samplers (JSON-able dicts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DEFAULT_MODEL_CONFIG", "DEFAULT_SAMPLER_CONFIG", "merge_config"]
+
+DEFAULT_MODEL_CONFIG: dict[str, Any] = {
+    # Number of latent factors K. On gss at 1 % K = 3 beat K = 2 on every
+    # metric (SRMSE2 0.078 vs 0.090, 2-way coverage 0.82 vs 0.75); K = 4 did not help.
+    "factors": 3,
+    # Quadrature over the factors: "gauss-hermite" with quadrature_nodes per
+    # factor, or "qmc" with quadrature_nodes in total. The nodes define the model
+    # (margins are matched on them exactly), so 5 per factor suffice at K = 3.
+    "quadrature": "gauss-hermite",
+    "quadrature_nodes": 5,
+    # Raw loadings b ~ N(0, loading_sd^2). The implied latent correlation
+    # b_i.b_j / sqrt((1+|b_i|^2)(1+|b_j|^2)) is centred on 0; sd 1 put most prior
+    # mass on strong correlations and invented dependence (race x abany), 0.5 does not.
+    "loading_sd": 0.5,
+    # Prior sd of softmax loadings of nominal attributes (logit scale ~ 1.6 x probit).
+    "nominal_loading_sd": 0.75,
+    # Dirichlet layer: joint cells p ~ Dirichlet(alpha * pi_copula). log alpha ~ N(mu, sd).
+    # alpha is the prior sample size of the copula: large alpha = trust the copula,
+    # small alpha = follow the microdata cell counts.
+    "dirichlet": True,
+    "log_concentration_mu": 5.0,
+    "log_concentration_sd": 1.5,
+    # Learned margins (attributes with no census table): shares ~ Dirichlet(a).
+    "free_margin_alpha": 1.0,
+    # Census cross-tabs enter the likelihood with their counts times this weight.
+    "census_weight": 1.0,
+    # Fixed-point steps that solve nominal intercepts for the target margin.
+    "intercept_iterations": 8,
+}
+
+DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
+    "method": "nuts",
+    "sampler": "pymc",
+    "draws": 500,
+    "tune": 500,
+    "chains": 2,
+    "target_accept": 0.9,
+}
+
+
+def merge_config(default: dict[str, Any], override: dict[str, Any] | None, *, what: str) -> dict[str, Any]:
+    """Default config updated by ``override``; unknown keys are an error."""
+    out = dict(default)
+    for key, value in (override or {}).items():
+        if key not in default:
+            raise KeyError(f"unknown {what} key {key!r}; known keys: {sorted(default)}")
+        out[key] = value
+    return out

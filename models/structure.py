@@ -1,0 +1,163 @@
+"""What the model needs from a study, as index arrays: margins, patterns, census cells.
+
+Internal axis order: geography first (size 1 when the study has none), then the
+other attributes in study order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from populace.study.spec import Study
+
+__all__ = ["ModelStructure", "build_structure"]
+
+
+@dataclass(frozen=True, eq=False)
+class Patterns:
+    """Distinct response patterns with their (weighted) counts."""
+
+    geo: np.ndarray  # (R,) geography index, -1 = not given (sum over geographies)
+    codes: np.ndarray  # (R, J) level codes, -1 = not observed
+    counts: np.ndarray  # (R,)
+
+    def split_by_geography(self) -> list[Patterns]:
+        """Non-empty parts with known and with unknown geography."""
+        parts = []
+        for keep in (self.geo >= 0, self.geo < 0):
+            if keep.any():
+                parts.append(Patterns(self.geo[keep], self.codes[keep], self.counts[keep]))
+        return parts
+
+
+@dataclass(frozen=True, eq=False)
+class CensusTable:
+    """A census table in internal axes: ``axes`` index the joint (0 = geography)."""
+
+    axes: tuple[int, ...]
+    counts: np.ndarray
+    source: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class ModelStructure:
+    names: tuple[str, ...]  # non-geography attributes
+    n_levels: tuple[int, ...]
+    link: tuple[str, ...]  # "threshold" or "softmax" per attribute
+    geo_name: str | None
+    n_geo: int
+    margins: tuple[np.ndarray | None, ...]  # (G, L) census shares, None = learned
+    geo_shares: np.ndarray | None  # (G,), None = learned
+    complete: Patterns  # fully observed microdata patterns
+    incomplete: Patterns  # microdata patterns with missing cells
+    crosstabs: tuple[Patterns, ...]  # census tables crossing 2+ attributes
+    census: tuple[CensusTable, ...]  # every census table, for raking
+    n_eff: float  # Kish effective sample size of the microdata
+
+    @property
+    def joint_shape(self) -> tuple[int, ...]:
+        return (self.n_geo, *self.n_levels)
+
+
+def build_structure(study: Study) -> ModelStructure:
+    """Derive the model's index arrays from a validated study."""
+    geo = study.geography
+    names = tuple(a.name for a in study.attributes if a.role != "geography")
+    attrs = [study.attribute(n) for n in names]
+    n_levels = tuple(a.n_levels for a in attrs)
+    link = tuple("softmax" if a.type == "nominal" and a.n_levels > 2 else "threshold" for a in attrs)
+    n_geo = geo.n_levels if geo is not None else 1
+    axis_of = {n: i + 1 for i, n in enumerate(names)}
+    if geo is not None:
+        axis_of[geo.name] = 0
+
+    census = tuple(
+        CensusTable(tuple(axis_of[a] for a in m.attributes), np.asarray(m.counts, float), m.source)
+        for m in study.marginals
+    )
+    margins = tuple(_margin(census, axis_of[n], n_geo) for n in names)
+    geo_shares = _geo_shares(census) if geo is not None else np.ones(1)
+
+    # Microdata: Kish effective size, so that unequal weights count as less information.
+    md = study.microdata
+    w = np.asarray(md.weights, float)
+    n_eff = float(w.sum() ** 2 / (w**2).sum())
+    w = w * (n_eff / w.sum())
+    col = {n: study.index(n) for n in study.names}
+    codes = md.codes[:, [col[n] for n in names]] if names else np.zeros((md.n_rows, 0), int)
+    geo_codes = md.codes[:, col[geo.name]] if geo is not None else np.zeros(md.n_rows, int)
+    full = (codes >= 0).all(axis=1) & (geo_codes >= 0)
+    complete = _collapse(geo_codes[full], codes[full], w[full])
+    incomplete = _collapse(geo_codes[~full], codes[~full], w[~full])
+
+    crosstabs = tuple(_table_patterns(t, len(names)) for t in census if len([a for a in t.axes if a > 0]) >= 2)
+    return ModelStructure(
+        names=names,
+        n_levels=n_levels,
+        link=link,
+        geo_name=geo.name if geo is not None else None,
+        n_geo=n_geo,
+        margins=margins,
+        geo_shares=geo_shares,
+        complete=complete,
+        incomplete=incomplete,
+        crosstabs=crosstabs,
+        census=census,
+        n_eff=n_eff,
+    )
+
+
+def _margin(census: tuple[CensusTable, ...], axis: int, n_geo: int) -> np.ndarray | None:
+    """Shares of one attribute per geography: from a table that crosses it with
+    geography if there is one, else from any table (the same for every area)."""
+    with_geo = [t for t in census if axis in t.axes and 0 in t.axes]
+    any_table = [t for t in census if axis in t.axes]
+    if with_geo:
+        t = with_geo[0]
+        other = tuple(i for i, a in enumerate(t.axes) if a not in (0, axis))
+        c = t.counts.sum(axis=other) if other else t.counts
+        if t.axes.index(0) > t.axes.index(axis):
+            c = c.T
+        tot = c.sum(axis=1, keepdims=True)
+        national = c.sum(axis=0) / c.sum()
+        return np.where(tot > 0, c / np.where(tot > 0, tot, 1), national)
+    if any_table:
+        t = any_table[0]
+        other = tuple(i for i, a in enumerate(t.axes) if a != axis)
+        c = t.counts.sum(axis=other) if other else t.counts
+        return np.broadcast_to(c / c.sum(), (n_geo, c.shape[0])).copy()
+    return None
+
+
+def _geo_shares(census: tuple[CensusTable, ...]) -> np.ndarray | None:
+    for t in census:
+        if 0 in t.axes:
+            other = tuple(i for i, a in enumerate(t.axes) if a != 0)
+            c = t.counts.sum(axis=other) if other else t.counts
+            return c / c.sum()
+    return None
+
+
+def _collapse(geo: np.ndarray, codes: np.ndarray, w: np.ndarray) -> Patterns:
+    """Identical rows become one pattern with summed weight."""
+    if len(w) == 0:
+        return Patterns(np.zeros(0, int), np.zeros((0, codes.shape[1]), int), np.zeros(0))
+    keys = np.column_stack([geo, codes])
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    counts = np.bincount(inv.reshape(-1), weights=w, minlength=len(uniq))
+    return Patterns(uniq[:, 0].astype(int), uniq[:, 1:].astype(int), counts)
+
+
+def _table_patterns(t: CensusTable, n_attr: int) -> Patterns:
+    """Each cell of a census table as a pattern (attributes outside it unobserved)."""
+    idx = np.indices(t.counts.shape).reshape(len(t.axes), -1).T
+    codes = -np.ones((len(idx), n_attr), int)
+    geo = -np.ones(len(idx), int)
+    for k, a in enumerate(t.axes):
+        if a == 0:
+            geo = idx[:, k]
+        else:
+            codes[:, a - 1] = idx[:, k]
+    return Patterns(geo, codes, t.counts.reshape(-1).astype(float))

@@ -1,0 +1,308 @@
+"""The ``populace`` command: ``fit``, ``generate`` and ``demo``.
+
+Errors a user can fix (:class:`populace.errors.PopulaceError`) are printed as
+``populace: error: <message>`` with exit status 2 and no traceback. Heavy
+modules (PyMC, pandas) are imported inside the commands, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from populace.errors import PopulaceError
+from populace.progress import Progress
+
+__all__ = ["main", "build_parser"]
+
+PROG = "populace"
+# Loggers whose INFO chatter ("Auto-assigning NUTS sampler...") only --verbose shows.
+CHATTY_LOGGERS = ("pymc", "pytensor", "arviz", "populace")
+
+
+class UsageError(PopulaceError):
+    """A command-line value is malformed (reported like any other populace error)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``populace`` command (exposed for docs and tests)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="show PyMC's log messages")
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Synthetic persona populations from census tables and survey microdata.",
+        epilog="Start with `populace demo`; see `populace COMMAND --help` for each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "fit",
+        parents=[common],
+        help="fit the copula model to a study and save the fit",
+        description="Load STUDY.toml, fit the model, save it to --out and report convergence.",
+    )
+    p.add_argument("study", metavar="STUDY.toml", help="study file (attributes, census tables, microdata)")
+    p.add_argument("--out", "-o", required=True, metavar="FIT.nc", help="where to save the fit (netCDF)")
+    p.add_argument("--factors", type=_positive_int, metavar="K", help="latent factors (default 2)")
+    p.add_argument("--draws", type=_positive_int, metavar="N", help="posterior draws per chain (default 500)")
+    p.add_argument("--tune", type=_nonnegative_int, metavar="N", help="tuning steps per chain (default 500)")
+    p.add_argument("--chains", type=_positive_int, metavar="N", help="chains (default 2)")
+    p.add_argument(
+        "--sampler",
+        choices=("pymc", "nutpie", "numpyro", "blackjax"),
+        default="pymc",
+        help="NUTS implementation (default pymc; the others need their package)",
+    )
+    p.add_argument(
+        "--method",
+        choices=("nuts", "advi"),
+        default="nuts",
+        help="nuts (default, full posterior) or advi (fast, intervals too narrow)",
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.set_defaults(run=_cmd_fit)
+
+    p = sub.add_parser(
+        "generate",
+        parents=[common],
+        help="draw personas from a saved fit into a Parquet file",
+        description="Draw N personas for each of D posterior draws and write them to Parquet "
+        "(one column per attribute plus an integer `draw` column).",
+    )
+    p.add_argument("fit", metavar="FIT.nc", help="a fit saved by `populace fit`")
+    p.add_argument("--n", "-n", required=True, type=_positive_int, metavar="N", help="personas per draw")
+    p.add_argument("--draws", type=_positive_int, default=20, metavar="D", help="posterior draws (default 20)")
+    p.add_argument("--out", "-o", required=True, metavar="PERSONAS.parquet", help="output Parquet file")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="ATTR=LEVEL",
+        help="keep only personas with this level (repeatable, e.g. --where sex=Female)",
+    )
+    p.set_defaults(run=_cmd_generate)
+
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="fit the bundled GSS example, generate personas, write a report",
+        description="Fit the bundled GSS example study, generate one population per posterior "
+        "draw and write fit.nc, personas.parquet and report.md into --out.",
+    )
+    p.add_argument("--out", "-o", default="populace-demo", metavar="DIR", help="output folder (default populace-demo)")
+    p.add_argument("--quick", action="store_true", help="tiny fit and persona set, for smoke tests")
+    p.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``populace`` command.
+
+    Parameters
+    ----------
+    argv
+        Arguments without the program name; ``None`` reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 on a usage or populace error, 1 when a
+        file cannot be read or written, 130 when interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and argparse's own usage errors
+        return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 2
+    try:
+        with _warnings_in_words():
+            args.run(args)
+    except PopulaceError as exc:
+        _error(str(exc))
+        return 2
+    except OSError as exc:  # disk full, permission denied: the user's to fix, not a bug
+        _error(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}")
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted (no file is left half-written).", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _cmd_fit(args: argparse.Namespace) -> None:
+    say = Progress()
+    out = Path(args.out)
+    _check_writable(out)
+    say(f"loading study {args.study} ...")
+    from populace.study import load_study
+
+    study = load_study(args.study)
+    inference = _import_inference(verbose=args.verbose)
+    if args.method == "nuts":
+        say("compiling and sampling (this takes about a minute) ...")
+    else:
+        say("compiling and fitting ADVI ...")
+    fitted = inference.fit(
+        study,
+        method=args.method,
+        sampler=args.sampler,
+        factors=args.factors,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        progressbar=sys.stderr.isatty(),
+        # Diagnostics are printed below in words; a warning would repeat them.
+        warn=False,
+    )
+    say(f"saving {out} ...")
+    inference.save_fit(fitted, out)
+    say("done")
+    if args.method == "nuts":
+        diag = inference.check_convergence(fitted, warn=False)
+        print(f"convergence: {'ok' if diag.ok else 'PROBLEMS'}: {diag.to_text()}")
+    else:
+        print("convergence: not checked (ADVI is an approximation; its intervals are too narrow)")
+    print(f"fit saved to {out} ({_size(out)})")
+    print(f"next: {PROG} generate {out} --n 1000 --draws 20 --out personas.parquet")
+
+
+def _cmd_generate(args: argparse.Namespace) -> None:
+    say = Progress()
+    where = _parse_where(args.where)
+    out = Path(args.out)
+    _check_writable(out)
+    say(f"loading fit {args.fit} ...")
+    inference = _import_inference(verbose=args.verbose)
+    from populace.generate import sample_personas
+    from populace.personas import to_parquet
+
+    fitted = inference.load_fit(args.fit)
+    say(f"drawing {args.n:,} personas x {args.draws} posterior draws ...")
+    personas = sample_personas(fitted, args.n, draws=args.draws, seed=args.seed, where=where or None)
+    say(f"writing {out} ...")
+    to_parquet(personas, out)
+    say("done")
+    rows = personas.sizes["draw"] * personas.sizes["persona"]
+    cond = f" where {', '.join(f'{k}={v}' for k, v in where.items())}" if where else ""
+    print(
+        f"wrote {rows:,} rows ({args.n:,} personas x {args.draws} draws{cond}, "
+        f"columns: draw, {', '.join(map(str, personas.data_vars))}) to {out} ({_size(out)})"
+    )
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+    _import_inference(verbose=args.verbose)
+    from populace.demo import run_demo
+
+    run_demo(args.out, quick=args.quick, echo=print, progress=Progress(), progressbar=sys.stderr.isatty())
+
+
+def _parse_where(items: Sequence[str]) -> dict[str, str]:
+    """``["sex=Female", ...]`` -> ``{"sex": "Female"}``; level labels may contain ``=``."""
+    where: dict[str, str] = {}
+    for item in items:
+        name, sep, level = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not level:
+            raise UsageError(f"--where {item!r}: expected ATTR=LEVEL, e.g. --where sex=Female.")
+        if name in where and where[name] != level:
+            raise UsageError(f"--where gives {name} twice ({where[name]!r} and {level!r}); give it once.")
+        where[name] = level
+    return where
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before a minute of sampling, not after, when the output cannot be written."""
+    if path.is_dir():
+        raise UsageError(f"--out {path}: is a folder; give a file name, e.g. {path / 'out'}.")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # save_fit / to_parquet create missing folders
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise UsageError(f"--out {path}: cannot write in {parent}.")
+
+
+def _import_inference(*, verbose: bool) -> Any:
+    """Import populace.inference (and PyMC), then set how chatty their loggers are.
+
+    PyMC sets its logger to INFO when imported, so levels are set afterwards.
+    """
+    import populace.inference as inference
+
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    return inference
+
+
+@contextlib.contextmanager
+def _warnings_in_words() -> Iterator[None]:
+    """Show each ConvergenceWarning once as a plain line; other warnings as usual."""
+    seen: set[str] = set()
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def showwarning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if _is_convergence_warning(category):
+                text = str(message)
+                if text not in seen:
+                    seen.add(text)
+                    print(f"{PROG}: warning: {text}", file=sys.stderr)
+            else:
+                show(message, category, *args, **kwargs)
+
+        warnings.showwarning = showwarning
+        yield
+
+
+def _is_convergence_warning(category: type[Warning]) -> bool:
+    # Looked up, not imported: importing it would pull in PyMC for every command.
+    module = sys.modules.get("populace.inference.diagnostics")
+    return module is not None and issubclass(category, module.ConvergenceWarning)
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _size(path: Path) -> str:
+    n = float(path.stat().st_size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def _version() -> str:
+    from populace import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,353 @@
+"""Validation of census tables (marginals), one by one and against each other."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from populace.errors import StudyError
+from populace.study._cells import (
+    column_names,
+    first,
+    fmt_number,
+    level_hint,
+    line_of,
+    more,
+    number_cells,
+    show_levels,
+    text_cells,
+)
+from populace.study.spec import Attribute, Marginal
+
+__all__ = ["COUNT", "TOTAL_RTOL", "SHARE_ATOL", "check_marginal", "check_marginals_agree"]
+
+#: Name of the count column of every census table.
+COUNT = "count"
+#: Relative tolerance on the grand totals of two tables.
+TOTAL_RTOL = 1e-3
+#: Absolute tolerance on the level shares two tables imply for one attribute.
+SHARE_ATOL = 1e-3
+
+
+def check_marginal(
+    frame: pd.DataFrame,
+    attributes: Sequence[Attribute],
+    *,
+    file: str,
+    source: str | None = None,
+) -> Marginal:
+    """Validate one census table and turn it into a :class:`Marginal`.
+
+    Parameters
+    ----------
+    frame
+        One column per attribute the table crosses plus ``count``; one row
+        per cell of their Cartesian product.
+    attributes
+        The study's (already validated) attributes.
+    file
+        Name of the table for messages (file name, or ``marginals[i]``).
+    source
+        Stored as :attr:`Marginal.source`.
+
+    Returns
+    -------
+    Marginal
+        ``counts`` has one axis per table column, in the table's order.
+
+    Raises
+    ------
+    StudyError
+        On the first problem found.
+    """
+    by_name = {a.name: a for a in attributes}
+    names = _check_columns(frame, by_name, file=file)
+    table = [by_name[n] for n in names]
+
+    header = column_names(frame)
+    columns = {n: text_cells(frame.iloc[:, i]) for i, n in enumerate(header)}
+    count_values, count_missing, count_bad = number_cells(frame.iloc[:, header.index(COUNT)])
+    _check_blank_rows(columns, file=file)
+
+    codes = np.empty((len(frame), len(table)), dtype=np.int64)
+    for j, attribute in enumerate(table):
+        codes[:, j] = _level_codes(attribute, *columns[attribute.name], file=file)
+    counts = _check_counts(count_values, count_missing, count_bad, file=file)
+
+    shape = tuple(a.n_levels for a in table)
+    flat = np.ravel_multi_index(tuple(codes.T), shape)
+    _check_duplicates(flat, table, codes, file=file)
+    array = np.zeros(int(np.prod(shape)), dtype=np.float64)
+    array[flat] = counts
+    present = np.zeros(array.size, dtype=bool)
+    present[flat] = True
+    _check_complete(present, table, shape, file=file)
+    if array.sum() <= 0:
+        raise StudyError(
+            "every count is 0, so the table says nothing about the population.",
+            file=file,
+            column=COUNT,
+            fix="Fill in the counts, or drop the table from the study.",
+        )
+    return Marginal(attributes=tuple(names), counts=array.reshape(shape), source=source)
+
+
+def _check_columns(frame: pd.DataFrame, by_name: dict[str, Attribute], *, file: str) -> list[str]:
+    """Check the header; return the attribute columns in table order."""
+    header = column_names(frame)
+    if not header:
+        raise StudyError(
+            "the table is empty (no header).",
+            file=file,
+            fix=f"Write a header with one column per attribute plus {COUNT!r}, "
+            "then one row per cell.",
+        )
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise StudyError(
+                f"column {name!r} appears twice in the header.",
+                file=file,
+                row=1,
+                column=name,
+                fix="Keep one column per attribute.",
+            )
+        seen.add(name)
+    for name in header:
+        if name != COUNT and name not in by_name:
+            raise StudyError(
+                f"undeclared column {name!r}: it is neither a study attribute nor {COUNT!r}.",
+                file=file,
+                row=1,
+                column=name,
+                fix=(
+                    f"Declare it as an attribute of the study, or remove the column. "
+                    f"Declared attributes: {show_levels(list(by_name))}."
+                ),
+            )
+    if COUNT not in header:
+        raise StudyError(
+            f"the table has no {COUNT!r} column.",
+            file=file,
+            row=1,
+            fix=f"Add a column named {COUNT!r} giving the number of people in each cell.",
+        )
+    names = [n for n in header if n != COUNT]
+    if not names:
+        raise StudyError(
+            "the table has only a count column and crosses no attribute.",
+            file=file,
+            row=1,
+            fix="Add a column for each attribute the table counts over.",
+        )
+    if len(frame) == 0:
+        raise StudyError(
+            "the table has a header but no rows.",
+            file=file,
+            fix="Add one row per combination of levels, with its count.",
+        )
+    return names
+
+
+def _check_blank_rows(columns: dict[str, tuple[np.ndarray, np.ndarray]], *, file: str) -> None:
+    """Reject rows where every cell, count included, is empty."""
+    blank = np.logical_and.reduce([missing for _, missing in columns.values()])
+    pos = first(blank)
+    if pos is not None:
+        raise StudyError(
+            f"the row is empty{more(blank)}.",
+            file=file,
+            row=line_of(pos),
+            fix="Delete the empty line, or fill in its levels and count.",
+        )
+
+
+def _level_codes(
+    attribute: Attribute, values: np.ndarray, missing: np.ndarray, *, file: str
+) -> np.ndarray:
+    """Code one attribute column of a table as level indices."""
+    pos = first(missing)
+    if pos is not None:
+        raise StudyError(
+            f"the cell for attribute {attribute.name!r} is empty; every row of a census "
+            f"table must name a level{more(missing)}.",
+            file=file,
+            row=line_of(pos),
+            column=attribute.name,
+            fix=f"Fill in one of {show_levels(attribute.levels)}.",
+        )
+    codes = pd.Index(attribute.levels).get_indexer(values)
+    unknown = codes < 0
+    pos = first(unknown)
+    if pos is not None:
+        value = str(values[pos])
+        raise StudyError(
+            f"undeclared level {value!r} for attribute {attribute.name!r}"
+            f"{level_hint(value, attribute.levels)}{more(unknown)}.",
+            file=file,
+            row=line_of(pos),
+            column=attribute.name,
+            fix=(
+                f"Use one of {show_levels(attribute.levels)}, or add {value!r} to the "
+                f"levels of {attribute.name!r}."
+            ),
+        )
+    return codes.astype(np.int64)
+
+
+def _check_counts(
+    values: np.ndarray, missing: np.ndarray, bad: np.ndarray, *, file: str
+) -> np.ndarray:
+    """Check that counts are present, finite, non-negative whole numbers."""
+    problems = (
+        (missing, "the count is empty", "Write the count; use 0 for an empty cell."),
+        (bad, "the count is not a number", "Write the count as a whole number, e.g. 1234."),
+        (
+            ~missing & ~bad & ~np.isfinite(values),
+            "the count is not finite",
+            "Write the count as a whole number, e.g. 1234.",
+        ),
+    )
+    for mask, what, fix in problems:
+        pos = first(mask)
+        if pos is not None:
+            raise StudyError(
+                f"{what}{more(mask)}.", file=file, row=line_of(pos), column=COUNT, fix=fix
+            )
+    negative = values < 0
+    pos = first(negative)
+    if pos is not None:
+        raise StudyError(
+            f"the count {fmt_number(values[pos])} is negative{more(negative)}.",
+            file=file,
+            row=line_of(pos),
+            column=COUNT,
+            fix="Counts are numbers of people: use 0 or more.",
+        )
+    # "12.0" is fine; 12.5 people is not.
+    fractional = values != np.round(values)
+    pos = first(fractional)
+    if pos is not None:
+        raise StudyError(
+            f"the count {values[pos]!r} is not a whole number{more(fractional)}.",
+            file=file,
+            row=line_of(pos),
+            column=COUNT,
+            fix="Round the counts to whole numbers of people.",
+        )
+    return values
+
+
+def _cell_text(table: Sequence[Attribute], code: Sequence[int]) -> str:
+    """Format one cell as ``age='18-29', sex='Male'``."""
+    return ", ".join(f"{a.name}={a.levels[int(c)]!r}" for a, c in zip(table, code))
+
+
+def _check_duplicates(
+    flat: np.ndarray, table: Sequence[Attribute], codes: np.ndarray, *, file: str
+) -> None:
+    """Reject a combination of levels that appears on two rows."""
+    seen: dict[int, int] = {}
+    for pos, key in enumerate(flat.tolist()):
+        if key in seen:
+            earlier = seen[key]
+            raise StudyError(
+                f"duplicate cell {_cell_text(table, codes[pos])}: it is also on line "
+                f"{line_of(earlier)}.",
+                file=file,
+                row=line_of(pos),
+                fix=f"Keep one row for this cell (lines {line_of(earlier)} and {line_of(pos)}), "
+                "adding the counts if both are real.",
+            )
+        seen[key] = pos
+
+
+def _check_complete(
+    present: np.ndarray, table: Sequence[Attribute], shape: tuple[int, ...], *, file: str
+) -> None:
+    """Reject a table that leaves cells of the Cartesian product out."""
+    absent = ~present
+    pos = first(absent)
+    if pos is None:
+        return
+    code = np.unravel_index(pos, shape)
+    n = int(absent.sum())
+    others = ""
+    if n > 1:
+        others = f" ({n - 1} other combination{'s are' if n > 2 else ' is'} missing too)"
+    row = ",".join([*(a.levels[int(c)] for a, c in zip(table, code)), "0"])
+    raise StudyError(
+        f"the table has no row for {_cell_text(table, code)}{others}; a census table "
+        "must list every combination of its attributes' levels.",
+        file=file,
+        fix=f"Add the row {row!r} (count 0) if nobody is in that cell, or its true count.",
+    )
+
+
+def check_marginals_agree(
+    marginals: Sequence[Marginal],
+    labels: Sequence[str],
+    attributes: Sequence[Attribute],
+) -> None:
+    """Check that census tables describe the same population.
+
+    Grand totals must agree within a relative tolerance of
+    :data:`TOTAL_RTOL`, and the share of each level of an attribute that
+    several tables cross must agree within :data:`SHARE_ATOL`.
+
+    Parameters
+    ----------
+    marginals
+        Validated tables.
+    labels
+        Their names for messages, in the same order.
+    attributes
+        The study's attributes, for level names.
+
+    Raises
+    ------
+    StudyError
+        Naming both tables and what they disagree on.
+    """
+    if not marginals:
+        return
+    levels = {a.name: a.levels for a in attributes}
+    ref, ref_label = marginals[0], labels[0]
+    for m, label in zip(marginals[1:], labels[1:]):
+        a, b = ref.total, m.total
+        if abs(a - b) > TOTAL_RTOL * max(abs(a), abs(b)):
+            raise StudyError(
+                f"the tables disagree on the population size: {ref_label} totals "
+                f"{fmt_number(a)} but {label} totals {fmt_number(b)}.",
+                file=label,
+                column=COUNT,
+                fix="Use tables for the same population (same year and universe), "
+                "or rescale one so the totals match.",
+            )
+    first_with: dict[str, tuple[np.ndarray, str, float]] = {}
+    for m, label in zip(marginals, labels):
+        for axis, name in enumerate(m.attributes):
+            other = tuple(i for i in range(m.counts.ndim) if i != axis)
+            margin = m.counts.sum(axis=other)
+            shares = margin / m.total
+            if name not in first_with:
+                first_with[name] = (shares, label, m.total)
+                continue
+            ref_shares, ref_label, ref_total = first_with[name]
+            gap = np.abs(shares - ref_shares)
+            worst = int(np.argmax(gap))
+            if gap[worst] > SHARE_ATOL:
+                raise StudyError(
+                    f"the tables disagree on attribute {name!r}: "
+                    f"level {levels[name][worst]!r} has share "
+                    f"{ref_shares[worst]:.4f} in {ref_label} "
+                    f"({fmt_number(ref_shares[worst] * ref_total)} of {fmt_number(ref_total)}) "
+                    f"but {shares[worst]:.4f} in {label} "
+                    f"({fmt_number(margin[worst])} of {fmt_number(m.total)}).",
+                    file=label,
+                    column=name,
+                    fix="Use tables for the same population (same year and universe), "
+                    "so that summing each over its other attributes gives the same counts.",
+                )

@@ -1,0 +1,188 @@
+"""Validation of survey microdata."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from populace.errors import StudyError
+from populace.study._cells import (
+    column_names,
+    first,
+    fmt_number,
+    level_hint,
+    line_of,
+    more,
+    number_cells,
+    show_levels,
+    text_cells,
+)
+from populace.study.spec import Attribute, Microdata
+
+__all__ = ["check_microdata"]
+
+
+def check_microdata(
+    frame: pd.DataFrame,
+    attributes: Sequence[Attribute],
+    *,
+    weight: str | None = None,
+    file: str,
+    source: str | None = None,
+) -> Microdata:
+    """Validate survey rows and code them as level indices.
+
+    Parameters
+    ----------
+    frame
+        One column per study attribute (empty cells are missing), plus the
+        weight column if ``weight`` is given. Column order does not matter.
+    attributes
+        The study's (already validated) attributes.
+    weight
+        Name of the survey-weight column, or ``None`` for equal weights.
+    file
+        Name of the microdata for messages (file name, or ``microdata``).
+    source
+        Stored as :attr:`Microdata.source`.
+
+    Returns
+    -------
+    Microdata
+        ``codes`` is ``(n_rows, n_attributes)`` in study attribute order with
+        ``-1`` for missing cells; ``weights`` are float64.
+
+    Raises
+    ------
+    StudyError
+        On the first problem found.
+    """
+    header = _check_header(frame, attributes, weight=weight, file=file)
+    codes = np.empty((len(frame), len(attributes)), dtype=np.int64)
+    for j, attribute in enumerate(attributes):
+        column = frame.iloc[:, header.index(attribute.name)]
+        codes[:, j] = _level_codes(column, attribute, file=file)
+    # After the levels, so that a mistyped level is reported as such, not as a blank row.
+    blank = np.all(codes < 0, axis=1)
+    pos = first(blank)
+    if pos is not None:
+        raise StudyError(
+            f"every attribute is missing on this row{more(blank)}; it tells the model nothing.",
+            file=file,
+            row=line_of(pos),
+            fix="Delete the row, or fill in the attributes that were observed.",
+        )
+    if weight is None:
+        weights = np.ones(len(frame), dtype=np.float64)
+    else:
+        weights = _check_weights(frame.iloc[:, header.index(weight)], weight, file=file)
+    return Microdata(codes=codes, weights=weights, source=source, weight_column=weight)
+
+
+def _check_header(
+    frame: pd.DataFrame, attributes: Sequence[Attribute], *, weight: str | None, file: str
+) -> list[str]:
+    """Check the columns; return the header as strings."""
+    header = column_names(frame)
+    names = [a.name for a in attributes]
+    if not header:
+        raise StudyError(
+            "the microdata is empty (no header).",
+            file=file,
+            fix=f"Write a header with the columns {show_levels(names)}, "
+            "then one row per respondent.",
+        )
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise StudyError(
+                f"column {name!r} appears twice in the header.",
+                file=file,
+                row=1,
+                column=name,
+                fix="Keep one column per attribute.",
+            )
+        seen.add(name)
+    for name in names:
+        if name not in seen:
+            raise StudyError(
+                f"the microdata has no column for attribute {name!r}; every declared "
+                "attribute needs one.",
+                file=file,
+                row=1,
+                fix=f"Add a column {name!r}; leave its cells empty where it was not observed.",
+            )
+    if weight is not None and weight not in seen:
+        raise StudyError(
+            f"the weight column {weight!r} named in the study is not in the microdata.",
+            file=file,
+            row=1,
+            fix=f"Add a column {weight!r} with the survey weights, or remove the weight setting.",
+        )
+    for name in header:
+        if name not in names and name != weight:
+            raise StudyError(
+                f"undeclared column {name!r}: it is neither a study attribute "
+                "nor the weight column.",
+                file=file,
+                row=1,
+                column=name,
+                fix=(
+                    "Declare it as an attribute of the study, name it as the weight column, "
+                    "or remove the column."
+                ),
+            )
+    if len(frame) == 0:
+        raise StudyError(
+            "the microdata has a header but no rows.",
+            file=file,
+            fix="Add one row per survey respondent.",
+        )
+    return header
+
+
+def _level_codes(column: pd.Series, attribute: Attribute, *, file: str) -> np.ndarray:
+    """Code one attribute column, ``-1`` for missing cells."""
+    values, missing = text_cells(column)
+    codes = pd.Index(attribute.levels).get_indexer(values)
+    unknown = (codes < 0) & ~missing
+    pos = first(unknown)
+    if pos is not None:
+        value = str(values[pos])
+        raise StudyError(
+            f"undeclared level {value!r} for attribute {attribute.name!r}"
+            f"{level_hint(value, attribute.levels)}{more(unknown)}.",
+            file=file,
+            row=line_of(pos),
+            column=attribute.name,
+            fix=(
+                f"Use one of {show_levels(attribute.levels)}, leave the cell empty if it is "
+                f"unknown, or add {value!r} to the levels of {attribute.name!r}."
+            ),
+        )
+    codes[missing] = -1
+    return codes.astype(np.int64)
+
+
+def _check_weights(column: pd.Series, name: str, *, file: str) -> np.ndarray:
+    """Check that every weight is a finite positive number."""
+    values, missing, bad = number_cells(column)
+    problems = (
+        (missing, "the weight is empty"),
+        (bad, "the weight is not a number"),
+        (~missing & ~bad & ~np.isfinite(values), "the weight is not finite"),
+        (np.isfinite(values) & (values <= 0), "the weight {value} is not positive"),
+    )
+    for mask, what in problems:
+        pos = first(mask)
+        if pos is not None:
+            raise StudyError(
+                what.format(value=fmt_number(values[pos])) + f"{more(mask)}.",
+                file=file,
+                row=line_of(pos),
+                column=name,
+                fix="Give every row a positive survey weight, or drop rows without one.",
+            )
+    return values
