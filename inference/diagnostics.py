@@ -44,7 +44,7 @@ class Diagnostics:
 
 
 def check_convergence(
-    fit: xr.DataTree, *, rhat_max: float = 1.01, ess_min: float = 400.0, warn: bool = True
+    fit: xr.DataTree, *, rhat_max: float = 1.01, ess_per_chain: float = 100.0, warn: bool = True
 ) -> Diagnostics:
     """Compute R-hat / ESS on rotation-invariant quantities and count divergences.
 
@@ -52,9 +52,9 @@ def check_convergence(
     ----------
     fit
         A fit DataTree with ``posterior`` and ``sample_stats`` groups.
-    rhat_max, ess_min
-        Thresholds (Vehtari et al. 2021 recommend R-hat <= 1.01 and ESS >= 400 for 4 chains
-        of posterior summaries; we scale nothing and report what we see).
+    rhat_max, ess_per_chain
+        Thresholds: Vehtari et al. (2021) recommend R-hat <= 1.01 and a bulk and
+        tail ESS of at least 100 per chain.
     warn
         Emit a :class:`ConvergenceWarning` listing each problem and what to do.
     """
@@ -62,6 +62,7 @@ def check_convergence(
     names = [v for v in INVARIANT_VARS if v in post] + [v for v in post.data_vars if v.startswith("shares_")]
     sub = post[names]
     n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
+    ess_min = ess_per_chain * n_chains
     problems: list[str] = []
     if n_chains > 1 and n_draws >= 4:
         rhat = az.rhat(sub)

@@ -84,6 +84,7 @@ def fit(
     sc.update({k: v for k, v in {"method": method, "sampler": sampler, "draws": draws, "tune": tune, "chains": chains}.items() if v is not None})
     model = CopulaModel(study, model_config=mc, sampler_config=sc)
     sc = model.sampler_config
+    model.check_enumerable()  # fail before sampling, not after
     pm_model = model.build_model()
     t0 = time.perf_counter()
     # Multithreaded BLAS made each gradient ~7x slower on small matrices.
@@ -125,7 +126,7 @@ def _nuts(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar:
 
 def _advi(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar: bool) -> xr.DataTree:
     with pm_model:
-        approx = pm.fit(n=int(sc.get("advi_steps", 20_000)), method="advi", random_seed=seed, progressbar=progressbar)
+        approx = pm.fit(n=int(sc["advi_steps"]), method="advi", random_seed=seed, progressbar=progressbar)
         tree = approx.sample(int(sc["draws"]), random_seed=seed)
     return tree
 

@@ -72,7 +72,7 @@ def threshold_logp(
 
 
 def softmax_logp(
-    B: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any, *, iterations: int = 8
+    B: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any, *, iterations: int = 16
 ) -> Any:
     """Log P(level | node) for a nominal attribute with a softmax link.
 
@@ -81,9 +81,10 @@ def softmax_logp(
     B : (L-1, K) loadings of levels 1..L-1 (level 0 is the reference).
     shares : (G, L) target shares.
     nodes, log_w : quadrature rule.
-    iterations : fixed-point steps for the intercepts (each step is exact for
-        zero loadings; 8 bring the margin within ~1e-6 for loadings of the size
-        the prior allows).
+    iterations : fixed-point steps for the intercepts. Each step is exact for zero
+        loadings and convergence is linear: 16 steps leave a margin error of
+        about 1e-9 for loadings of size 1 and 3e-5 for size 2 (raking closes
+        what is left when personas are generated).
 
     Returns
     -------

@@ -29,10 +29,13 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "log_concentration_sd": 1.5,
     # Learned margins (attributes with no census table): shares ~ Dirichlet(a).
     "free_margin_alpha": 1.0,
-    # Census cross-tabs enter the likelihood with their counts times this weight.
+    # Census cross-tabs enter the likelihood with their counts times this weight,
+    # by a Dirichlet-multinomial on the copula's cells (census_dirichlet, with the
+    # Dirichlet layer) or a multinomial.
     "census_weight": 1.0,
+    "census_dirichlet": True,
     # Fixed-point steps that solve nominal intercepts for the target margin.
-    "intercept_iterations": 8,
+    "intercept_iterations": 16,
 }
 
 DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
@@ -42,6 +45,8 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     "tune": 500,
     "chains": 2,
     "target_accept": 0.9,
+    # Optimisation steps of method="advi".
+    "advi_steps": 20_000,
 }
 
 

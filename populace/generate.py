@@ -13,10 +13,7 @@ from populace.ipf import rake_joint
 from populace.models.copula import CopulaModel
 from populace.personas import persona_dataset
 
-__all__ = ["sample_personas", "posterior_joint", "MAX_JOINT_CELLS"]
-
-# The joint is enumerated per draw; G * Q * cells floats must fit in memory.
-MAX_JOINT_CELLS = 20_000_000
+__all__ = ["sample_personas", "posterior_joint"]
 
 
 def sample_personas(
@@ -63,32 +60,27 @@ def sample_personas(
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(total, size=draws, replace=False))
     cond = _condition(model, where)
-    study = model.study
-    order = [study.index(n_) for n_ in study.names]
-    codes = np.empty((len(study.names), draws, n), dtype=np.int16)
-    s = model.structure
+    study, s = model.study, model.structure
+    # Internal joint axes: 0 = geography, then the other attributes in study order.
+    axis = {name: (0 if name == s.geo_name else 1 + s.names.index(name)) for name in study.names}
+    codes = {name: np.empty((draws, n), dtype=np.int16) for name in study.names}
     for d, i in enumerate(picks):
-        params = {k: v[i] for k, v in post.items()}
-        p = posterior_joint(model, params, rng)
+        p = posterior_joint(model, {k: v[i] for k, v in post.items()}, rng)
         if cond is not None:
             p = p * cond
             if p.sum() <= 0:
                 raise FitError(f"no population mass where {dict(where or {})}.")
         flat = rng.choice(p.size, size=n, p=(p / p.sum()).reshape(-1))
-        cell = np.unravel_index(flat, p.shape)  # axis 0 geography, then non-geo attributes
-        for name, idx in zip(study.names, order, strict=True):
-            if name == s.geo_name:
-                codes[idx, d] = cell[0]
-            else:
-                codes[idx, d] = cell[1 + s.names.index(name)]
-    out = {name: codes[study.index(name)] for name in study.names}
+        cell = np.unravel_index(flat, p.shape)
+        for name in study.names:
+            codes[name][d] = cell[axis[name]]
     attrs = {
         "method": "populace copula",
         "seed": -1 if seed is None else int(seed),
         "posterior_draws": picks.tolist(),
         "where": "" if not where else ",".join(f"{k}={v}" for k, v in where.items()),
     }
-    return persona_dataset(out, study, attrs=attrs)
+    return persona_dataset(codes, study, attrs=attrs)
 
 
 def posterior_joint(model: CopulaModel, params: Mapping[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
@@ -97,13 +89,7 @@ def posterior_joint(model: CopulaModel, params: Mapping[str, np.ndarray], rng: n
     Shape ``(G, L_1, ..., L_J)``.
     """
     s = model.structure
-    cells = int(np.prod(s.joint_shape)) * len(model.log_w)
-    if cells > MAX_JOINT_CELLS:
-        raise FitError(
-            f"the joint has {np.prod(s.joint_shape):,} cells x {len(model.log_w)} quadrature nodes, "
-            f"more than this version enumerates ({MAX_JOINT_CELLS:,}). Fix: use fewer attributes, "
-            "coarser levels, or fewer factors / quadrature nodes."
-        )
+    model.check_enumerable()
     pi = model.joint(dict(params))
     if model.model_config["dirichlet"]:
         counts = _sample_counts(model, pi)

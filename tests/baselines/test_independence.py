@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
-from _toy_study import toy_study
+from tests.baselines._toy_study import toy_study
 
 from populace.baselines.independence import IndependenceGenerator, margins
 from populace.study.spec import Study

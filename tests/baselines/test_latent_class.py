@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
-from _toy_study import toy_study
+from tests.baselines._toy_study import toy_study
 
 from populace.baselines.latent_class import LatentClassGenerator, fit_latent_class
 

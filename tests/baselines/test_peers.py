@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _toy_study import toy_study
+from tests.baselines._toy_study import toy_study
 
 from populace.baselines import PEERS, Generator
 

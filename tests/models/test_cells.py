@@ -1,0 +1,67 @@
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from populace.models import cells
+from populace.models.backend import NP, PT
+from populace.models.quadrature import factor_nodes
+
+NODES, LOG_W = factor_nodes(2, "gauss-hermite", 5)
+SHARES3 = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]])  # two geographies
+
+
+def _margin(lp):
+    return np.exp(lp + LOG_W[None, :, None]).sum(axis=1)
+
+
+def test_threshold_margin_equals_target_even_for_strong_loadings():
+    lp = cells.threshold_logp(np.array([1.5, -2.0]), SHARES3, NODES, LOG_W, NP)
+    assert lp.shape == (2, len(LOG_W), 3)
+    np.testing.assert_allclose(_margin(lp), SHARES3, atol=1e-9)
+
+
+def test_softmax_margin_equals_target():
+    B = np.array([[0.8, -0.4], [-1.0, 0.6]])
+    lp = cells.softmax_logp(B, SHARES3, NODES, LOG_W, NP)
+    np.testing.assert_allclose(np.exp(lp).sum(axis=2), 1.0, atol=1e-12)
+    np.testing.assert_allclose(_margin(lp), SHARES3, atol=1e-8)
+
+
+def test_zero_loadings_give_independence():
+    a = cells.threshold_logp(np.zeros(2), SHARES3[:1], NODES, LOG_W, NP)
+    b = cells.softmax_logp(np.zeros((1, 2)), np.array([[0.3, 0.7]]), NODES, LOG_W, NP)
+    joint = np.exp(cells.joint_logp([a, b], LOG_W))[0]
+    np.testing.assert_allclose(joint, np.outer(SHARES3[0], [0.3, 0.7]), atol=1e-12)
+
+
+def test_pattern_logp_sums_out_missing_attributes():
+    a = cells.threshold_logp(np.array([0.9, 0.1]), SHARES3, NODES, LOG_W, NP)
+    b = cells.softmax_logp(np.array([[0.5, 1.0], [-0.5, 0.2]]), SHARES3, NODES, LOG_W, NP)
+    joint = np.exp(cells.joint_logp([a, b], LOG_W))  # (G, 3, 3)
+    geo = np.array([0, 1, 1, 0])
+    codes = np.array([[2, 1], [0, -1], [-1, 2], [-1, -1]])
+    got = np.exp(cells.pattern_logp([a, b], [3, 3], geo, codes, LOG_W, NP))
+    want = [joint[0, 2, 1], joint[1, 0].sum(), joint[1, :, 2].sum(), 1.0]
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_numpy_and_pytensor_agree():
+    b_np = np.array([0.7, -0.3])
+    B_np = np.array([[0.5, 1.0], [-0.5, 0.2]])
+    b, B = pt.dvector("b"), pt.dmatrix("B")
+    geo = np.array([0, 1])
+    codes = np.array([[1, 2], [0, -1]])
+
+    def logp(xp, b, B):
+        lps = [cells.threshold_logp(b, SHARES3, NODES, LOG_W, xp), cells.softmax_logp(B, SHARES3, NODES, LOG_W, xp)]
+        return cells.pattern_logp(lps, [3, 3], geo, codes, LOG_W, xp)
+
+    f = pytensor.function([b, B], logp(PT, b, B), mode="FAST_COMPILE")
+    np.testing.assert_allclose(f(b_np, B_np), logp(NP, b_np, B_np), rtol=1e-8)
+
+
+@pytest.mark.parametrize("shares", [np.array([[0.999, 0.001]]), np.array([[1e-9, 1 - 1e-9]])])
+def test_extreme_shares_stay_finite(shares):
+    lp = cells.threshold_logp(np.array([1.0, 1.0]), shares, NODES, LOG_W, NP)
+    assert np.isfinite(lp).all()

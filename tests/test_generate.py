@@ -1,0 +1,98 @@
+"""Personas from a fit: margins, reproducibility, save/load, --where."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from populace.errors import FitError
+from populace.generate import sample_personas
+from populace.inference import load_fit, save_fit
+from populace.personas import read_parquet, to_frame, to_parquet
+
+pytestmark = pytest.mark.slow
+
+N, DRAWS = 4000, 10
+
+
+@pytest.fixture(scope="module")
+def personas(simulated_fit):
+    return sample_personas(simulated_fit, N, draws=DRAWS, seed=5)
+
+
+def test_shape_and_labels(personas, simulated):
+    study, _ = simulated
+    assert dict(personas.sizes) == {"draw": DRAWS, "persona": N}
+    assert list(personas.data_vars) == list(study.names)
+    frame = to_frame(personas)
+    assert len(frame) == N * DRAWS
+    assert set(frame["party"].cat.categories) == {"dem", "ind", "rep"}
+
+
+def test_one_way_shares_match_census_within_monte_carlo_error(personas, simulated):
+    """Raking pins every census margin; what is left is multinomial noise of N * DRAWS personas."""
+    study, _ = simulated
+    for m in study.marginals:
+        if len(m.attributes) != 1:
+            continue
+        name = m.attributes[0]
+        p = m.counts / m.counts.sum()
+        q = np.bincount(personas[name].values.reshape(-1), minlength=len(p)) / (N * DRAWS)
+        se = np.sqrt(p * (1 - p) / (N * DRAWS))
+        assert np.all(np.abs(q - p) < 4 * se), (name, q, p)
+
+
+def test_crosstab_census_table_is_reproduced(personas, simulated):
+    study, _ = simulated
+    m = next(m for m in study.marginals if m.attributes == ("age", "sex"))
+    p = m.counts / m.counts.sum()
+    flat = np.ravel_multi_index((personas["age"].values.reshape(-1), personas["sex"].values.reshape(-1)), p.shape)
+    q = np.bincount(flat, minlength=p.size).reshape(p.shape) / (N * DRAWS)
+    se = np.sqrt(p * (1 - p) / (N * DRAWS))
+    assert np.all(np.abs(q - p) < 4 * se)
+
+
+def test_dependence_is_learned(personas, simulated):
+    """age x church from the personas is close to the truth and far from independence."""
+    _, pi = simulated
+    truth = pi.sum(axis=(1, 2))  # (age, church)
+    codes = np.ravel_multi_index((personas["age"].values.reshape(-1), personas["church"].values.reshape(-1)), truth.shape)
+    q = np.bincount(codes, minlength=truth.size).reshape(truth.shape) / (N * DRAWS)
+    indep = np.outer(truth.sum(1), truth.sum(0))
+    assert np.abs(q - truth).sum() < 0.5 * np.abs(indep - truth).sum()
+
+
+def test_same_seed_same_personas_and_other_seed_differs(simulated_fit, personas):
+    again = sample_personas(simulated_fit, N, draws=DRAWS, seed=5)
+    xr.testing.assert_identical(again, personas)
+    other = sample_personas(simulated_fit, N, draws=DRAWS, seed=6)
+    assert not np.array_equal(other["age"].values, personas["age"].values)
+
+
+def test_saved_fit_loads_back_and_generates_the_same(simulated_fit, personas, tmp_path):
+    path = save_fit(simulated_fit, tmp_path / "fit.nc")
+    loaded = load_fit(path)
+    assert loaded.attrs["populace_study"] == simulated_fit.attrs["populace_study"]
+    xr.testing.assert_identical(sample_personas(loaded, N, draws=DRAWS, seed=5), personas)
+    assert [p.name for p in tmp_path.iterdir()] == ["fit.nc"]  # no temp file left behind
+
+
+def test_where_restricts_to_one_level(simulated_fit):
+    ds = sample_personas(simulated_fit, 500, draws=2, seed=1, where={"party": "rep"})
+    assert (ds["party"].values == 2).all()
+    with pytest.raises(FitError, match="not a level of party"):
+        sample_personas(simulated_fit, 10, draws=1, where={"party": "green"})
+    with pytest.raises(FitError, match="no attribute"):
+        sample_personas(simulated_fit, 10, draws=1, where={"colour": "red"})
+
+
+def test_parquet_has_labels_and_integer_draw(personas, tmp_path):
+    path = to_parquet(personas, tmp_path / "p.parquet")
+    df = read_parquet(path)
+    assert list(df.columns) == ["draw", "age", "sex", "party", "church"]
+    assert df["draw"].dtype.kind == "i"
+    assert set(df["age"].astype(str)) <= {"young", "middle", "old"}
+
+
+def test_too_many_draws_is_a_clear_error(simulated_fit):
+    with pytest.raises(FitError, match="fit stores"):
+        sample_personas(simulated_fit, 10, draws=10**6)
