@@ -506,6 +506,7 @@ def plot_margins(
         ax.set_title(name + ("" if source == "census" else " (no census table: vs sample)"), fontsize=10)
         ax.set_ylabel("share")
         ax.set_ylim(bottom=0)
+        ax.set_xlim(-0.5, len(sub) - 0.5)
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     n_draws = _n_draws(personas)
@@ -599,7 +600,11 @@ def plot_dependence(
     if ax is None:
         size = 1.0 + 0.85 * n
         _, ax = plt.subplots(figsize=(size + 1.2, size), layout="constrained")
-    im = ax.imshow(mean, cmap=cmap, vmin=-1, vmax=1)
+    import matplotlib as mpl
+
+    shown = np.ma.masked_array(mean, mask=np.eye(n, dtype=bool))  # the unit diagonal carries no information
+    colormap = mpl.colormaps[cmap].with_extremes(bad="0.85")
+    im = ax.imshow(shown, cmap=colormap, vmin=-1, vmax=1)
     for i in range(n):
         for j in range(n):
             if i == j:
@@ -634,12 +639,16 @@ def plot_trace(
     import arviz as az
 
     dt = invariant_posterior(fit, pairs=pairs)
-    if kind == "rank" and dt["posterior"].sizes.get("chain", 1) < 2:
+    post = dt["posterior"].to_dataset().rename({"latent_correlation": "corr"})  # shorter panel labels
+    dt = xr.DataTree.from_dict({"posterior": post})
+    if kind == "rank" and post.sizes.get("chain", 1) < 2:
         kind = "trace"
+    panels = sum(int(np.prod([post.sizes[d] for d in v.dims if d not in ("chain", "draw")])) for v in post.data_vars.values())
+    figure_kwargs = {"figsize": (10.0, 1.0 + 1.45 * panels)}
     if kind == "rank":
-        pc = az.plot_rank_dist(dt, compact=False, backend="matplotlib")
+        pc = az.plot_rank_dist(dt, compact=False, backend="matplotlib", figure_kwargs=figure_kwargs)
     else:
-        pc = az.plot_trace_dist(dt, compact=False, backend="matplotlib")
+        pc = az.plot_trace_dist(dt, compact=False, backend="matplotlib", figure_kwargs=figure_kwargs)
     return pc.viz["figure"].item()
 
 
@@ -664,11 +673,13 @@ def plot_calibration(
         tables = {"": coverage}
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.5), layout="constrained")
-    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="calibrated")
+    values = np.concatenate([np.r_[t["nominal"].to_numpy(float), t["empirical"].to_numpy(float)] for t in tables.values()])
+    low = max(0.0, math.floor((np.nanmin(values) - 0.05) * 10) / 10) if values.size else 0.0
+    ax.plot([low, 1], [low, 1], color="grey", ls="--", lw=1, label="calibrated")
     for label, tab in tables.items():
         ax.plot(tab["nominal"], tab["empirical"], "o-", label=label or None)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_xlim(low, 1)
+    ax.set_ylim(low, 1)
     ax.set_aspect("equal")
     ax.set_xlabel("nominal interval probability")
     ax.set_ylabel("share of cells covered")

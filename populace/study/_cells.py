@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from populace.errors import StudyError
+
 __all__ = [
     "line_of",
     "text_cells",
@@ -129,3 +131,19 @@ def fmt_number(x: float) -> str:
     if np.isfinite(x) and float(x).is_integer():
         return f"{int(x):,}"
     return f"{x:,.6g}"
+
+
+def unique_header(header: list[str], *, file: str) -> set[str]:
+    """The header's names as a set; a name that appears twice is an error."""
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise StudyError(
+                f"column {name!r} appears twice in the header.",
+                file=file,
+                row=1,
+                column=name,
+                fix="Keep one column per attribute.",
+            )
+        seen.add(name)
+    return seen

@@ -9,6 +9,7 @@ import pandas as pd
 
 from populace.errors import StudyError
 from populace.study._cells import (
+    unique_header,
     column_names,
     first,
     fmt_number,
@@ -104,17 +105,7 @@ def _check_columns(frame: pd.DataFrame, by_name: dict[str, Attribute], *, file: 
             fix=f"Write a header with one column per attribute plus {COUNT!r}, "
             "then one row per cell.",
         )
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            raise StudyError(
-                f"column {name!r} appears twice in the header.",
-                file=file,
-                row=1,
-                column=name,
-                fix="Keep one column per attribute.",
-            )
-        seen.add(name)
+    seen = unique_header(header, file=file)
     for name in header:
         if name != COUNT and name not in by_name:
             raise StudyError(

@@ -9,6 +9,7 @@ import pandas as pd
 
 from populace.errors import StudyError
 from populace.study._cells import (
+    unique_header,
     column_names,
     first,
     fmt_number,
@@ -94,17 +95,7 @@ def _check_header(
             fix=f"Write a header with the columns {show_levels(names)}, "
             "then one row per respondent.",
         )
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            raise StudyError(
-                f"column {name!r} appears twice in the header.",
-                file=file,
-                row=1,
-                column=name,
-                fix="Keep one column per attribute.",
-            )
-        seen.add(name)
+    seen = unique_header(header, file=file)
     for name in names:
         if name not in seen:
             raise StudyError(
