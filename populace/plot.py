@@ -113,25 +113,14 @@ def _parse_outcome(outcome: str | tuple[str, str]) -> tuple[str, str]:
 
 def _quantiles(q: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and central ``ci_prob`` interval over axis 0 (NaN-aware: empty groups are NaN)."""
+    import warnings
+
     tail = (1.0 - ci_prob) / 2.0
-    with np.errstate(all="ignore"), _quiet():
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # a group empty in every draw is just NaN
         mean = np.nanmean(q, axis=0)
         lo, hi = np.nanquantile(q, [tail, 1.0 - tail], axis=0)
     return mean, lo, hi
-
-
-class _quiet:
-    """Silence numpy's all-NaN slice warnings (an empty group in every draw is just NaN)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._cm = warnings.catch_warnings()
-        self._cm.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._cm.__exit__(*exc)
 
 
 def _reference_shares(
