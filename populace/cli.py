@@ -167,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=("nuts", "advi"), default="nuts", help="inference method (default nuts)")
     p.add_argument("--draws", type=_positive_int, default=200, metavar="N", help="posterior draws (default 200)")
     p.add_argument("--tune", type=_nonnegative_int, default=200, metavar="N", help="tuning steps (default 200)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the replications already in DIR/sbc_ranks.csv (written after each one) and run the rest",
+    )
     p.set_defaults(run=_cmd_sbc)
     return parser
 
@@ -305,8 +310,16 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
 def _cmd_sbc(args: argparse.Namespace) -> None:
     say = Progress()
     _import_inference(verbose=args.verbose)
+    import pandas as pd
+
     from populace.sbc import run_sbc, summarize, write_sbc
 
+    command = _command_line(args, "sbc", _SBC_OPTIONS)
+    previous = None
+    saved = Path(args.out) / "sbc_ranks.csv"
+    if args.resume and saved.exists():
+        previous = pd.read_csv(saved)
+        say(f"resuming: {previous['rep'].nunique()} replications read from {saved}")
     say(f"SBC: {args.reps} replications, n_sample {args.n_sample}, {args.method} ...")
     df = run_sbc(
         reps=args.reps,
@@ -316,10 +329,13 @@ def _cmd_sbc(args: argparse.Namespace) -> None:
         tune=args.tune,
         seed=args.seed,
         progress=say,
+        previous=previous,
+        # tables (no plots) after every replication, so a killed run can --resume
+        on_rep=lambda part: write_sbc(part, args.out, command=command, plots=False),
     )
     if df.empty:
         raise UsageError("every SBC replication failed; see the messages above.")
-    paths = write_sbc(df, args.out, command=_command_line(args, "sbc", _SBC_OPTIONS))
+    paths = write_sbc(df, args.out, command=command)
     say("done")
     table = summarize(df)
     for _, r in table.iterrows():
@@ -347,6 +363,7 @@ _SBC_OPTIONS = (
     ("--tune", "tune"),
     ("--seed", "seed"),
     ("--out", "out"),
+    ("--resume", "resume"),
 )
 
 

@@ -252,6 +252,8 @@ def run_sbc(
     seed: int = 0,
     model_config: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    previous: pd.DataFrame | None = None,
+    on_rep: Callable[[pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
     """Simulation-based calibration of the copula model (see the module docstring).
 
@@ -278,6 +280,14 @@ def run_sbc(
         ``dirichlet`` must stay False and ``factors`` 1 (the quantities assume K = 1).
     progress
         Called with one line per replication.
+    previous
+        Rows of an earlier, interrupted run with the same settings (its
+        ``sbc_ranks.csv``): their replications are kept and not run again. Every
+        replication is seeded by ``[seed, rep]`` and the prior draws by ``seed``, so a
+        resumed run gives the same ranks as an uninterrupted one.
+    on_rep
+        Called after each replication with all rows so far (to save them as they come:
+        an hour of fits should survive a killed process).
 
     Returns
     -------
@@ -298,9 +308,15 @@ def run_sbc(
         raise ValueError(f"n_ranks={L} is more than the {draws} posterior draws")
     say = progress or (lambda _msg: None)
     thetas = prior_draws(reps, seed=seed, model_config=config)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = [] if previous is None else previous.to_dict("records")
+    if rows and any(int(r["n_ranks"]) != L for r in rows):
+        raise ValueError(f"the previous rows were ranked among another number of draws than n_ranks={L}")
+    done = {int(r["rep"]) for r in rows}
     failed: list[str] = []
+    attrs = {"reps": reps, "method": method, "draws": draws, "tune": tune, "n_sample": n_sample, "n_pop": n_pop}
     for rep, theta in enumerate(thetas):
+        if rep in done:
+            continue
         t0 = time.perf_counter()
         rng = np.random.default_rng([seed, rep])
         study = simulate_study(theta, rng, n_sample=n_sample, n_pop=n_pop, model_config=config)
@@ -326,7 +342,8 @@ def run_sbc(
         total, post = posterior_draws(fitted)
         keep = np.linspace(0, total - 1, L).round().astype(int)
         names = list(truth)
-        samples = np.array([[quantities(model, {k: v[i] for k, v in post.items()})[q] for q in names] for i in keep])
+        per_draw = [quantities(model, {k: v[i] for k, v in post.items()}) for i in keep]
+        samples = np.array([[d[q] for q in names] for d in per_draw])
         ranks = rank_statistic(np.array([truth[q] for q in names]), samples, rng)
         seconds = time.perf_counter() - t0
         div, ess = _health(fitted, samples)
@@ -346,8 +363,14 @@ def run_sbc(
                 }
             )
         say(f"rep {rep + 1}/{reps} done in {seconds:.1f} s (divergences {div:.0f}, ESS min {ess:.0f})")
+        if on_rep is not None:
+            on_rep(_frame(rows, failed, attrs))
+    return _frame(rows, failed, attrs)
+
+
+def _frame(rows: list[dict[str, Any]], failed: list[str], attrs: Mapping[str, Any]) -> pd.DataFrame:
     df = pd.DataFrame.from_records(rows)
-    df.attrs.update(failed=failed, reps=reps, method=method, draws=draws, tune=tune, n_sample=n_sample, n_pop=n_pop)
+    df.attrs.update(failed=list(failed), **attrs)
     return df
 
 
