@@ -147,3 +147,26 @@ def unique_header(header: list[str], *, file: str) -> set[str]:
             )
         seen.add(name)
     return seen
+
+
+def level_codes(
+    values: np.ndarray, missing: np.ndarray, levels: Sequence[str], name: str, *, file: str, empty_fix: str = ""
+) -> np.ndarray:
+    """Level indices of a column, ``-1`` where missing; an undeclared level is an error.
+
+    ``empty_fix`` is inserted into the fix text where empty cells are allowed.
+    """
+    codes = pd.Index(levels).get_indexer(values)
+    unknown = (codes < 0) & ~missing
+    pos = first(unknown)
+    if pos is not None:
+        value = str(values[pos])
+        raise StudyError(
+            f"undeclared level {value!r} for attribute {name!r}{level_hint(value, levels)}{more(unknown)}.",
+            file=file,
+            row=line_of(pos),
+            column=name,
+            fix=f"Use one of {show_levels(levels)}, {empty_fix}or add {value!r} to the levels of {name!r}.",
+        )
+    codes[missing] = -1
+    return codes.astype(np.int64)

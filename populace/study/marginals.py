@@ -9,11 +9,11 @@ import pandas as pd
 
 from populace.errors import StudyError
 from populace.study._cells import (
+    level_codes,
     unique_header,
     column_names,
     first,
     fmt_number,
-    level_hint,
     line_of,
     more,
     number_cells,
@@ -169,23 +169,7 @@ def _level_codes(
             column=attribute.name,
             fix=f"Fill in one of {show_levels(attribute.levels)}.",
         )
-    codes = pd.Index(attribute.levels).get_indexer(values)
-    unknown = codes < 0
-    pos = first(unknown)
-    if pos is not None:
-        value = str(values[pos])
-        raise StudyError(
-            f"undeclared level {value!r} for attribute {attribute.name!r}"
-            f"{level_hint(value, attribute.levels)}{more(unknown)}.",
-            file=file,
-            row=line_of(pos),
-            column=attribute.name,
-            fix=(
-                f"Use one of {show_levels(attribute.levels)}, or add {value!r} to the "
-                f"levels of {attribute.name!r}."
-            ),
-        )
-    return codes.astype(np.int64)
+    return level_codes(values, missing, attribute.levels, attribute.name, file=file)
 
 
 def _check_counts(

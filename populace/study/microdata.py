@@ -9,11 +9,11 @@ import pandas as pd
 
 from populace.errors import StudyError
 from populace.study._cells import (
+    level_codes,
     unique_header,
     column_names,
     first,
     fmt_number,
-    level_hint,
     line_of,
     more,
     number_cells,
@@ -137,24 +137,10 @@ def _check_header(
 def _level_codes(column: pd.Series, attribute: Attribute, *, file: str) -> np.ndarray:
     """Code one attribute column, ``-1`` for missing cells."""
     values, missing = text_cells(column)
-    codes = pd.Index(attribute.levels).get_indexer(values)
-    unknown = (codes < 0) & ~missing
-    pos = first(unknown)
-    if pos is not None:
-        value = str(values[pos])
-        raise StudyError(
-            f"undeclared level {value!r} for attribute {attribute.name!r}"
-            f"{level_hint(value, attribute.levels)}{more(unknown)}.",
-            file=file,
-            row=line_of(pos),
-            column=attribute.name,
-            fix=(
-                f"Use one of {show_levels(attribute.levels)}, leave the cell empty if it is "
-                f"unknown, or add {value!r} to the levels of {attribute.name!r}."
-            ),
-        )
-    codes[missing] = -1
-    return codes.astype(np.int64)
+    return level_codes(
+        values, missing, attribute.levels, attribute.name, file=file,
+        empty_fix="leave the cell empty if it is unknown, ",
+    )
 
 
 def _check_weights(column: pd.Series, name: str, *, file: str) -> np.ndarray:
