@@ -159,11 +159,12 @@ def _attach(tree: xr.DataTree, model: CopulaModel, *, seed: int | None, elapsed:
 
 def model_from_fit(fit: xr.DataTree) -> CopulaModel:
     """Rebuild the :class:`CopulaModel` (study + configs) stored in a fit."""
+    from populace.models.config import RETIRED_MODEL_KEYS
     from populace.study.serialize import study_from_dict
 
     try:
         study = study_from_dict(json.loads(fit.attrs["populace_study"]))
-        mc = json.loads(fit.attrs["populace_model_config"])
+        mc = {k: v for k, v in json.loads(fit.attrs["populace_model_config"]).items() if k not in RETIRED_MODEL_KEYS}
         sc = json.loads(fit.attrs["populace_sampler_config"])
     except KeyError as exc:
         raise FitError(f"not a populace fit: attribute {exc} missing.") from None

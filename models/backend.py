@@ -10,8 +10,11 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 from scipy import special
+
+from populace.models import solve
 
 __all__ = ["NP", "PT"]
 
@@ -20,6 +23,16 @@ _SQRT2 = math.sqrt(2.0)
 
 def _np_logsumexp(x, axis):
     return special.logsumexp(x, axis=axis)
+
+
+def _np_solve(a, b):
+    """Batched ``a x = b`` for a (..., M, M) and b (..., M)."""
+    return np.linalg.solve(a, b[..., None])[..., 0]
+
+
+def _pt_data(x: np.ndarray):
+    # Length-1 dimensions stay broadcastable (masks like observed[:, None]).
+    return pytensor.shared(x, shape=tuple(1 if d == 1 else None for d in x.shape))
 
 
 NP = SimpleNamespace(
@@ -40,6 +53,11 @@ NP = SimpleNamespace(
     logsumexp=_np_logsumexp,
     transpose=np.transpose,
     dot=np.dot,
+    data=lambda x: x,
+    diag_batch=lambda v: v[..., :, None] * np.eye(v.shape[-1]),
+    solve=_np_solve,
+    solve_thresholds=solve.solve_thresholds,
+    solve_intercepts=solve.solve_intercepts,
 )
 
 PT = SimpleNamespace(
@@ -60,4 +78,12 @@ PT = SimpleNamespace(
     logsumexp=lambda x, axis: pt.logsumexp(x, axis=axis),
     transpose=pt.transpose,
     dot=pt.dot,
+    # Data enter the graph as shared variables, not constants: the compiled function
+    # (and its numba cache entry) then depends on the study's structure only, so a
+    # new sample of the same study does not compile again.
+    data=lambda x: _pt_data(np.asarray(x)),
+    diag_batch=lambda v: v[..., :, None] * pt.eye(v.shape[-1]),
+    solve=lambda a, b: pt.linalg.solve(a, b, b_ndim=1),
+    solve_thresholds=solve.solved_thresholds,
+    solve_intercepts=solve.solved_intercepts,
 )

@@ -5,11 +5,13 @@ Notation: K factors ``eta ~ N(0, I_K)`` on Q quadrature nodes, G geographies
 
 * threshold attributes (ordinal, and every 2-level attribute): latent
   ``y*_j = (b_j . eta + e_j) / sqrt(1 + |b_j|^2)``, ``e_j ~ N(0, 1)``, so ``y*_j``
-  is standard normal whatever ``b_j``; the thresholds are the normal quantiles of
-  the cumulative target shares, so the model's margin *is* the target margin.
+  is standard normal whatever ``b_j``; the thresholds are solved so that the
+  margin, integrated over the quadrature, *is* the target margin.
 * softmax attributes (nominal, 3+ levels): ``P(y = l | eta) = softmax(c_l + B_l . eta)``
-  with ``B_0 = 0``; the intercepts ``c`` are solved by fixed-point iteration so
-  that the margin, integrated over the quadrature, equals the target shares.
+  with ``B_0 = 0``; the intercepts ``c`` are solved likewise.
+
+Both solves happen in ``models.solve``; here one differentiable Newton step from the
+solution gives the gradient.
 
 Every function takes ``xp`` (``backend.NP`` or ``backend.PT``) so the same code
 runs in the PyMC graph and in numpy at generation time.
@@ -36,9 +38,7 @@ _EPS = 1e-12
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 
 
-def threshold_logp(
-    b: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any, *, newton_steps: int = 3
-) -> Any:
+def threshold_logp(b: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any) -> Any:
     """Log P(level | node) for a threshold attribute.
 
     Parameters
@@ -46,24 +46,23 @@ def threshold_logp(
     b : (K,) raw loadings.
     shares : (G, L) target level shares per geography.
     nodes, log_w : quadrature rule.
-    newton_steps : threshold corrections so the quadrature margin equals ``shares``.
 
     Returns
     -------
-    (G, Q, L) log-probabilities.
+    (G, Q, L) log-probabilities whose quadrature margin equals ``shares``: the
+    thresholds solve that equation (``models.solve``), not the continuous-factor one
+    (``ndtri`` of the cumulative shares), which misses by up to 1e-2 on few nodes.
     """
     scale = 1.0 / xp.sqrt(1.0 + xp.sum(b * b))
     mu = scale * xp.dot(nodes, b)  # (Q,)
     cum = xp.clip(xp.cumsum(shares, axis=-1)[:, :-1], _EPS, 1.0 - _EPS)
-    tau = xp.ndtri(cum)  # (G, L-1), exact for the continuous factor
+    tau = xp.solve_thresholds(mu, scale, cum, log_w)  # (G, L-1), no gradient of its own
+    # One Newton step from the root: same value, implicit-function derivative.
     w = xp.exp(log_w)[None, :, None]
-    # Newton steps so the *quadrature* margin hits the target too (7 nodes
-    # alone leave errors up to 1e-2 for strong loadings).
-    for _ in range(newton_steps):
-        z = (tau[:, None, :] - mu[None, :, None]) / scale
-        f = xp.sum(w * xp.ndtr(z), axis=1)
-        dens = xp.sum(w * xp.exp(-0.5 * z * z), axis=1) / (scale * _SQRT_2PI)
-        tau = tau + (cum - f) / xp.maximum(dens, 1e-12)
+    z = (tau[:, None, :] - mu[None, :, None]) / scale
+    f = xp.sum(w * xp.ndtr(z), axis=1)
+    dens = xp.sum(w * xp.exp(-0.5 * z * z), axis=1) / (scale * _SQRT_2PI)
+    tau = tau + (cum - f) / xp.maximum(dens, 1e-300)
     cdf = xp.ndtr((tau[:, None, :] - mu[None, :, None]) / scale)  # (G, Q, L-1)
     g, q = cdf.shape[0], cdf.shape[1]
     lo = xp.concatenate([xp.zeros((g, q, 1)), cdf], axis=2)
@@ -71,9 +70,7 @@ def threshold_logp(
     return xp.log(xp.maximum(hi - lo, np.exp(LOG_FLOOR)))
 
 
-def softmax_logp(
-    B: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any, *, iterations: int = 16
-) -> Any:
+def softmax_logp(B: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any) -> Any:
     """Log P(level | node) for a nominal attribute with a softmax link.
 
     Parameters
@@ -81,28 +78,32 @@ def softmax_logp(
     B : (L-1, K) loadings of levels 1..L-1 (level 0 is the reference).
     shares : (G, L) target shares.
     nodes, log_w : quadrature rule.
-    iterations : fixed-point steps for the intercepts. Each step is exact for zero
-        loadings and convergence is linear: 16 steps leave a margin error of
-        about 1e-9 for loadings of size 1 and 3e-5 for size 2 (raking closes
-        what is left when personas are generated).
 
     Returns
     -------
-    (G, Q, L) log-probabilities whose quadrature margin matches ``shares``.
+    (G, Q, L) log-probabilities whose quadrature margin matches ``shares``: the
+    intercepts solve that equation (``models.solve``), then one differentiable
+    Newton step gives their implicit-function derivative.
     """
     k = nodes.shape[1]
     full = xp.concatenate([xp.zeros((1, k)), B], axis=0)  # (L, K)
     eta_b = xp.dot(nodes, full.T)  # (Q, L)
     log_target = xp.log(xp.clip(shares, _EPS, 1.0))  # (G, L)
-    c = log_target
-    for _ in range(iterations + 1):
-        logits = c[:, None, :] + eta_b[None, :, :]
-        logp = logits - xp.logsumexp(logits, axis=2)[:, :, None]
-        if _ == iterations:
-            break
-        margin = xp.logsumexp(logp + log_w[None, :, None], axis=1)  # (G, L)
-        c = c + log_target - margin
-    return logp
+    c = xp.solve_intercepts(eta_b, log_target, log_w)  # (G, L), c_0 = 0
+    w = xp.exp(log_w)[None, :, None]
+    p = xp.exp(_log_softmax(c[:, None, :] + eta_b[None, :, :], xp))  # (G, Q, L)
+    grad = xp.sum(w * p, axis=1) - xp.exp(log_target)  # (G, L), zero at the root
+    # Hessian of the convex potential in c_1..c_{L-1}: diag(m) - sum_q w p p^T.
+    pr = p[:, :, 1:]
+    wp = w * pr
+    hess = xp.diag_batch(xp.sum(wp, axis=1)) - xp.transpose(wp, (0, 2, 1)) @ pr
+    step = xp.solve(hess, grad[:, 1:])
+    c = c - xp.concatenate([xp.zeros((c.shape[0], 1)), step], axis=1)
+    return _log_softmax(c[:, None, :] + eta_b[None, :, :], xp)
+
+
+def _log_softmax(logits: Any, xp: Any) -> Any:
+    return logits - xp.logsumexp(logits, axis=2)[:, :, None]
 
 
 def pattern_logp(
@@ -135,9 +136,9 @@ def pattern_logp(
             continue
         # (G, Q, L) -> (G * L, Q) so one row gather picks (geography, level).
         flat = xp.transpose(lp, (0, 2, 1)).reshape((-1, n_nodes))
-        term = flat[geo_idx * n_lev + np.where(observed, col, 0)]  # (R, Q)
+        term = flat[xp.data(geo_idx * n_lev + np.where(observed, col, 0))]  # (R, Q)
         if not observed.all():
-            term = term * observed[:, None].astype(float)
+            term = term * xp.data(observed[:, None].astype(float))
         total = term if total is None else total + term
     if total is None:
         return xp.zeros((codes.shape[0],))

@@ -34,9 +34,11 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # Dirichlet layer) or a multinomial.
     "census_weight": 1.0,
     "census_dirichlet": True,
-    # Fixed-point steps that solve nominal intercepts for the target margin.
-    "intercept_iterations": 16,
 }
+
+#: Keys of earlier versions' model configs, ignored when an old fit is loaded
+#: (intercept_iterations: the intercepts are now solved to convergence).
+RETIRED_MODEL_KEYS: frozenset[str] = frozenset({"intercept_iterations"})
 
 DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     "method": "nuts",

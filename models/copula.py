@@ -135,14 +135,14 @@ class CopulaModel:
             if cfg["dirichlet"]:
                 log_alpha = pm.Normal("log_concentration", cfg["log_concentration_mu"], cfg["log_concentration_sd"])
                 pm.Deterministic("concentration", pt.exp(log_alpha))
-            pm.Deterministic("loading_gram", self._gram(params, PT), dims=("loading_row", "loading_row_bis"))
+            pm.Deterministic("loading_gram", self.gram(params, PT), dims=("loading_row", "loading_row_bis"))
 
             logps = self.attribute_logps(params, PT)
             log_geo = pt.log(self._geo_shares(params, PT))
             if s.complete.counts.size:
                 log_pi = cells.pattern_logp(logps, s.n_levels, s.complete.geo, s.complete.codes, self.log_w, PT)
-                log_pi = log_pi + log_geo[s.complete.geo]
-                n = s.complete.counts
+                log_pi = log_pi + log_geo[PT.data(s.complete.geo)]
+                n = PT.data(s.complete.counts)
                 if cfg["dirichlet"]:
                     a_pi = pt.exp(log_alpha + log_pi)
                     alpha = pt.exp(log_alpha)
@@ -152,10 +152,10 @@ class CopulaModel:
                     pm.Potential("microdata_complete", pt.sum(n * log_pi))
             for part in s.incomplete.split_by_geography():
                 lp = self._patterns_logp(logps, log_geo, part, PT)
-                pm.Potential(f"microdata_incomplete{'' if part.geo[0] >= 0 else '_nogeo'}", pt.sum(part.counts * lp))
+                pm.Potential(f"microdata_incomplete{'' if part.geo[0] >= 0 else '_nogeo'}", pt.sum(PT.data(part.counts) * lp))
             for i, tab in enumerate(s.crosstabs):
                 lp = self._patterns_logp(logps, log_geo, tab, PT)
-                n = cfg["census_weight"] * tab.counts
+                n = PT.data(cfg["census_weight"] * tab.counts)
                 if cfg["dirichlet"] and cfg["census_dirichlet"]:
                     # The census observes an aggregate of p ~ Dirichlet(alpha * pi) exactly, and
                     # aggregates of a Dirichlet are Dirichlet: the table's shares follow
@@ -180,11 +180,7 @@ class CopulaModel:
             shares = margin if margin is not None else xp.stack([params[f"shares_{name}"]] * s.n_geo)
             b = params[f"loadings_{name}"]
             if link == "softmax":
-                out.append(
-                    cells.softmax_logp(
-                        b, shares, self.nodes, self.log_w, xp, iterations=int(self.model_config["intercept_iterations"])
-                    )
-                )
+                out.append(cells.softmax_logp(b, shares, self.nodes, self.log_w, xp))
             else:
                 out.append(cells.threshold_logp(b, shares, self.nodes, self.log_w, xp))
         return out
@@ -195,7 +191,8 @@ class CopulaModel:
             return s.geo_shares
         return params[f"shares_{s.geo_name}"]
 
-    def _gram(self, params: dict[str, Any], xp: Any) -> Any:
+    def gram(self, params: dict[str, Any], xp: Any) -> Any:
+        """The rotation-invariant Gram matrix of the standardised loadings (``loading_gram``)."""
         rows = []
         for name, link in zip(self.structure.names, self.structure.link, strict=True):
             b = params[f"loadings_{name}"]
@@ -211,7 +208,7 @@ class CopulaModel:
         s = self.structure
         known = pat.geo >= 0
         if known.all():
-            return cells.pattern_logp(logps, s.n_levels, pat.geo, pat.codes, self.log_w, xp) + log_geo[pat.geo]
+            return cells.pattern_logp(logps, s.n_levels, pat.geo, pat.codes, self.log_w, xp) + log_geo[xp.data(pat.geo)]
         if s.n_geo == 1:
             g0 = np.zeros_like(pat.geo)
             return cells.pattern_logp(logps, s.n_levels, g0, pat.codes, self.log_w, xp)

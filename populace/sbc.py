@@ -158,7 +158,7 @@ def quantities(model: Any, params: Mapping[str, np.ndarray]) -> dict[str, float]
     from populace.models.backend import NP
 
     p = {k: np.asarray(v, float) for k, v in params.items()}
-    gram = np.asarray(model._gram(p, NP))  # the model's own definition of loading_gram
+    gram = np.asarray(model.gram(p, NP))  # the model's own definition of loading_gram
     rows = model.loading_rows
     out = {f"gram[{rows[i]},{rows[j]}]": float(gram[i, j]) for i in range(len(rows)) for j in range(i, len(rows))}
     pi = model.joint(p)[0]

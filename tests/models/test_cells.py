@@ -18,14 +18,14 @@ def _margin(lp):
 def test_threshold_margin_equals_target_even_for_strong_loadings():
     lp = cells.threshold_logp(np.array([1.5, -2.0]), SHARES3, NODES, LOG_W, NP)
     assert lp.shape == (2, len(LOG_W), 3)
-    np.testing.assert_allclose(_margin(lp), SHARES3, atol=1e-9)
+    np.testing.assert_allclose(_margin(lp), SHARES3, atol=1e-12)
 
 
 def test_softmax_margin_equals_target():
     B = np.array([[0.8, -0.4], [-1.0, 0.6]])
     lp = cells.softmax_logp(B, SHARES3, NODES, LOG_W, NP)
     np.testing.assert_allclose(np.exp(lp).sum(axis=2), 1.0, atol=1e-12)
-    np.testing.assert_allclose(_margin(lp), SHARES3, atol=1e-8)
+    np.testing.assert_allclose(_margin(lp), SHARES3, atol=1e-12)
 
 
 def test_zero_loadings_give_independence():
@@ -65,3 +65,34 @@ def test_numpy_and_pytensor_agree():
 def test_extreme_shares_stay_finite(shares):
     lp = cells.threshold_logp(np.array([1.0, 1.0]), shares, NODES, LOG_W, NP)
     assert np.isfinite(lp).all()
+
+
+def test_gradient_matches_finite_differences():
+    """The solved thresholds / intercepts carry the implicit-function derivative."""
+    b_np = np.array([0.7, -0.3])
+    B_np = np.array([[0.5, 1.0], [-0.5, 0.2]])
+    # Free shares too: their derivative also flows through the solved thresholds and intercepts.
+    s_np = np.array([0.2, 0.5, 0.3])
+    b, B, s = pt.dvector("b"), pt.dmatrix("B"), pt.dvector("s")
+    geo = np.array([0, 1, 0])
+    codes = np.array([[1, 2], [0, -1], [2, 0]])
+    weights = np.array([3.0, 2.0, 5.0])
+
+    def loglik(xp, b, B, s):
+        shares = xp.stack([s, s])
+        lps = [cells.threshold_logp(b, shares, NODES, LOG_W, xp), cells.softmax_logp(B, SHARES3, NODES, LOG_W, xp)]
+        lps.append(cells.threshold_logp(b[::-1], SHARES3, NODES, LOG_W, xp))
+        return xp.sum(weights * cells.pattern_logp(lps, [3, 3, 3], geo, np.c_[codes, [1, 0, 2]], LOG_W, xp))
+
+    out = loglik(PT, b, B, s)
+    grad = pytensor.function([b, B, s], pt.grad(out, [b, B, s]), mode="FAST_COMPILE")(b_np, B_np, s_np)
+    h = 1e-6
+    for got, x0, which in zip(grad, (b_np, B_np, s_np), range(3), strict=True):
+        fd = np.zeros_like(x0)
+        for idx in np.ndindex(x0.shape):
+            args = [b_np.copy(), B_np.copy(), s_np.copy()]
+            args[which][idx] += h
+            up = loglik(NP, *args)
+            args[which][idx] -= 2 * h
+            fd[idx] = (up - loglik(NP, *args)) / (2 * h)
+        np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-7)

@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+from scipy import special
+
+from populace.models.quadrature import factor_nodes
+from populace.models.solve import solve_intercepts, solve_thresholds
+
+NODES, LOG_W = factor_nodes(2, "gauss-hermite", 5)
+W = np.exp(LOG_W)
+
+
+@pytest.mark.parametrize("b", [np.zeros(2), np.array([1.5, -2.0]), np.array([4.0, 3.0])])
+def test_thresholds_reach_the_target_margin(b):
+    scale = 1.0 / np.sqrt(1.0 + b @ b)
+    mu = scale * NODES @ b
+    cum = np.array([[0.001, 0.3, 0.999], [0.5, 0.6, 0.7]])
+    tau = solve_thresholds(mu, scale, cum, LOG_W)
+    got = (W[None, :, None] * special.ndtr((tau[:, None, :] - mu[None, :, None]) / scale)).sum(axis=1)
+    np.testing.assert_allclose(got, cum, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 3.0])
+def test_intercepts_reach_the_target_margin(scale):
+    rng = np.random.default_rng(0)
+    B = scale * rng.normal(size=(3, 2))
+    eta_b = NODES @ np.vstack([np.zeros((1, 2)), B]).T
+    target = np.array([[0.1, 0.2, 0.3, 0.4], [0.97, 0.01, 0.01, 0.01]])
+    c = solve_intercepts(eta_b, np.log(target), LOG_W)
+    assert np.all(c[:, 0] == 0.0)
+    margin = W @ special.softmax(c[:, None, :] + eta_b[None], axis=2)
+    np.testing.assert_allclose(margin, target, atol=1e-12)
