@@ -18,7 +18,7 @@ Generative model (K factors, J attributes, geography g):
 * Likelihood: complete microdata patterns by the Dirichlet-multinomial (``p``
   integrated out, weights scaled to the Kish effective size); incomplete rows by
   their copula margin; census cross-tabs by a multinomial on the copula's
-  implied cells.
+  implied cells (Dirichlet-multinomial with the Dirichlet layer, see ``build_model``).
 """
 
 from __future__ import annotations
