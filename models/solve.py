@@ -120,6 +120,7 @@ def _intercepts_kernel(eta_b, log_target, log_w):  # pragma: no cover - compiled
     out = np.empty_like(log_target)
     for g in range(log_target.shape[0]):
         t = np.exp(log_target[g])
+        t = t / t.sum()  # clipped zero shares must not leave the simplex
         c = log_target[g] - log_target[g, 0]
         value = _potential(c, eta_b, t, w)
         for _ in range(_MAX_ITER):
@@ -139,7 +140,9 @@ def _intercepts_kernel(eta_b, log_target, log_w):  # pragma: no cover - compiled
             size = 1.0
             trial = c - step
             new = _potential(trial, eta_b, t, w)
-            while new > value + 1e-15 and size > 1e-8:
+            # Step halving far from the root only: near it the full Newton step converges
+            # quadratically, and rounding in the potential could stall the halving.
+            while np.abs(grad).max() > 1e-6 and new > value + 1e-15 and size > 1e-8:
                 size /= 2.0
                 trial = c - size * step
                 new = _potential(trial, eta_b, t, w)

@@ -29,3 +29,13 @@ def test_intercepts_reach_the_target_margin(scale):
     assert np.all(c[:, 0] == 0.0)
     margin = W @ special.softmax(c[:, None, :] + eta_b[None], axis=2)
     np.testing.assert_allclose(margin, target, atol=1e-12)
+
+
+def test_intercepts_with_an_empty_level_stay_finite():
+    # A census level with zero count: cells clips its share to 1e-12 before solving.
+    eta_b = NODES @ np.vstack([np.zeros((1, 2)), [[1.0, -0.5], [0.3, 0.8]]]).T
+    target = np.array([[0.6, 0.4 - 1e-12, 1e-12]])
+    c = solve_intercepts(eta_b, np.log(target), LOG_W)
+    assert np.isfinite(c).all()
+    margin = W @ special.softmax(c[:, None, :] + eta_b[None], axis=2)
+    np.testing.assert_allclose(margin, target, atol=1e-12)
