@@ -18,7 +18,7 @@ from typing import Any
 import numba
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.gradient import disconnected_grad, disconnected_type
+from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
@@ -189,12 +189,12 @@ class _Intercepts(_GradientFree):
 def solved_thresholds(mu: Any, scale: Any, cum: Any, log_w: np.ndarray) -> Any:
     """:func:`solve_thresholds` as a graph node with no gradient of its own."""
     tau0 = -_SQRT2 * pt.erfcinv(2.0 * cum)  # ndtri: numba has no normal quantile
-    return disconnected_grad(_Thresholds()(mu, scale, tau0, cum, log_w))
+    return _Thresholds()(mu, scale, tau0, cum, log_w)
 
 
 def solved_intercepts(eta_b: Any, log_target: Any, log_w: np.ndarray) -> Any:
     """:func:`solve_intercepts` as a graph node with no gradient of its own."""
-    return disconnected_grad(_Intercepts()(eta_b, log_target, log_w))
+    return _Intercepts()(eta_b, log_target, log_w)
 
 
 @register_funcify_default_op_cache_key(_Thresholds)
