@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from populace.datasets import Benchmark, build_gss  # noqa: E402
-from populace.generate import sample_personas  # noqa: E402
+from populace.inference.generate import sample_personas  # noqa: E402
 from populace.inference import check_convergence, fit  # noqa: E402
 from populace.metrics import Downstream, score  # noqa: E402
 

@@ -2,7 +2,9 @@
 
 from populace.inference.diagnostics import ConvergenceWarning, Diagnostics, check_convergence
 from populace.inference.fit import METHODS, SAMPLERS, fit, model_from_fit
+from populace.inference.generate import iter_personas, sample_personas, write_personas
 from populace.inference.io import load_fit, save_fit
+from populace.inference.ipf import RakeResult, rake
 
 __all__ = [
     "fit",
@@ -14,4 +16,9 @@ __all__ = [
     "ConvergenceWarning",
     "save_fit",
     "load_fit",
+    "sample_personas",
+    "iter_personas",
+    "write_personas",
+    "rake",
+    "RakeResult",
 ]

@@ -84,7 +84,6 @@ def fit(
     sc.update({k: v for k, v in {"method": method, "sampler": sampler, "draws": draws, "tune": tune, "chains": chains}.items() if v is not None})
     model = CopulaModel(study, model_config=mc, sampler_config=sc)
     sc = model.sampler_config
-    model.check_enumerable()  # fail before sampling, not after
     pm_model = model.build_model()
     t0 = time.perf_counter()
     # Multithreaded BLAS made each gradient ~7x slower on small matrices.
@@ -104,7 +103,10 @@ def _nuts(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar:
     kwargs: dict[str, Any] = {}
     if sc["sampler"] == "pymc":
         kwargs["target_accept"] = sc["target_accept"]
+        kwargs["init"] = sc["init"]
         kwargs["cores"] = min(int(sc["chains"]), os.cpu_count() or 1)
+    else:  # external samplers take their options in nuts={...}
+        kwargs["nuts"] = {"target_accept": sc["target_accept"]}
     try:
         with pm_model:
             return pm.sample(

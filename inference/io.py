@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
+from populace.atomic import atomic_path
 from populace.errors import FitError
 
 __all__ = ["save_fit", "load_fit", "FIT_FORMAT"]
@@ -20,15 +20,8 @@ FIT_FORMAT = "populace.fit/1"
 def save_fit(fit: xr.DataTree, path: str | os.PathLike[str]) -> Path:
     """Write ``fit`` to ``path`` (netCDF via h5netcdf); a temp file is renamed into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".nc", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".nc") as tmp:
         fit.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -28,7 +28,6 @@ __all__ = [
     "threshold_logp",
     "softmax_logp",
     "pattern_logp",
-    "joint_logp",
     "LOG_FLOOR",
 ]
 
@@ -118,7 +117,8 @@ def pattern_logp(
 
     Parameters
     ----------
-    logps : per attribute, (G, Q, L_j) from ``threshold_logp`` / ``softmax_logp``.
+    logps : per attribute, (G, Q, L_j) from ``threshold_logp`` / ``softmax_logp``;
+        None for an attribute that no pattern observes.
     n_levels : L_j per attribute.
     geo_idx : (R,) geography index of each pattern.
     codes : (R, J) level codes, ``-1`` where the attribute is not observed
@@ -143,20 +143,3 @@ def pattern_logp(
     if total is None:
         return xp.zeros((codes.shape[0],))
     return xp.logsumexp(total + log_w[None, :], axis=1)
-
-
-def joint_logp(logps: Sequence[np.ndarray], log_w: np.ndarray) -> np.ndarray:
-    """Full joint ``log P(x | geography)`` over every cell (numpy only).
-
-    Returns an array of shape ``(G, L_1, ..., L_J)``. Memory is
-    ``G * Q * prod(L_j)`` floats, so callers check the size first.
-    """
-    g = logps[0].shape[0]
-    acc = np.broadcast_to(log_w[None, :], (g, log_w.shape[0]))
-    for lp in logps:
-        # acc: (G, Q, L_1..L_{j-1}); lp: (G, Q, L_j)
-        extra = acc.ndim - 2
-        acc = acc[..., None] + lp.reshape(lp.shape[:2] + (1,) * extra + (lp.shape[2],))
-    from scipy.special import logsumexp
-
-    return logsumexp(acc, axis=1)

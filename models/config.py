@@ -47,6 +47,10 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     "tune": 500,
     "chains": 2,
     "target_accept": 0.9,
+    # PyMC NUTS initialisation. Gradient-based diagonal mass-matrix adaptation halved the
+    # leapfrog steps per draw on anes 1 % (K = 1: 23 vs 46 steps) and matched the
+    # default on gss (32 vs 34).
+    "init": "jitter+adapt_diag_grad",
     # Optimisation steps of method="advi".
     "advi_steps": 20_000,
 }

@@ -3,9 +3,15 @@
 Generative model (K factors, J attributes, geography g):
 
 * ``eta ~ N(0, I_K)`` per person; integrated out by Gauss-Hermite quadrature.
-* Attribute margins per geography are pinned to the census shares (thresholds /
-  intercepts follow from them); attributes with no census table get
+* Margins are pinned to the census shares (thresholds / intercepts follow from
+  them): per area for the attributes ``D`` that a census table crosses with the
+  geography, nationally for the others ``A``. Attributes with no census table get
   ``shares ~ Dirichlet(free_margin_alpha)`` and are learned from the microdata.
+* Areas, as MRP post-stratification: ``pi(x | g) = P_g(x_D) P_nat(x_A | x_D)``.
+  The area's copula (area margins) gives its composition, the national copula the
+  rest given the composition; the same loadings serve both. So an attribute with
+  only a national table gets area margins that follow from the area's composition,
+  and nothing pins them to the national margin (no per-area latent parameters).
 * Threshold attributes: raw loadings ``b_j ~ N(0, loading_sd^2)`` (unconstrained:
   rotation is not identified, so convergence is judged on the rotation-invariant
   ``loading_gram``). Nominal attributes with 3+ levels: softmax loadings
@@ -30,17 +36,14 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from populace.models import cells
-from populace.models.backend import NP, PT
+from populace.models.backend import PT
 from populace.models.config import DEFAULT_MODEL_CONFIG, DEFAULT_SAMPLER_CONFIG, merge_config
 from populace.models.quadrature import factor_nodes
-from populace.models.structure import ModelStructure, Patterns, build_structure
+from populace.models.structure import CensusTable, ModelStructure, Patterns, build_structure
 from populace.errors import FitError
 from populace.study.spec import Study
 
-__all__ = ["CopulaModel", "MAX_JOINT_CELLS"]
-
-# Personas are drawn from the enumerated joint; G * Q * cells floats must fit in memory.
-MAX_JOINT_CELLS = 20_000_000
+__all__ = ["CopulaModel", "expansion_groups"]
 
 
 class CopulaModel:
@@ -107,7 +110,7 @@ class CopulaModel:
         return rows
 
     def _free(self, name: str) -> bool:
-        return self.structure.margins[self.structure.names.index(name)] is None
+        return self.structure.national[self.structure.names.index(name)] is None
 
     def build_model(self) -> pm.Model:
         """Build the PyMC model (priors documented in the module docstring)."""
@@ -140,7 +143,7 @@ class CopulaModel:
             logps = self.attribute_logps(params, PT)
             log_geo = pt.log(self._geo_shares(params, PT))
             if s.complete.counts.size:
-                log_pi = cells.pattern_logp(logps, s.n_levels, s.complete.geo, s.complete.codes, self.log_w, PT)
+                log_pi = self.logp_given_area(logps, s.complete.geo, s.complete.codes, PT)
                 log_pi = log_pi + log_geo[PT.data(s.complete.geo)]
                 n = PT.data(s.complete.counts)
                 if cfg["dirichlet"]:
@@ -150,11 +153,13 @@ class CopulaModel:
                     pm.Potential("microdata_complete", dm)
                 else:
                     pm.Potential("microdata_complete", pt.sum(n * log_pi))
-            for part in s.incomplete.split_by_geography():
-                lp = self._patterns_logp(logps, log_geo, part, PT)
-                pm.Potential(f"microdata_incomplete{'' if part.geo[0] >= 0 else '_nogeo'}", pt.sum(PT.data(part.counts) * lp))
-            for i, tab in enumerate(s.crosstabs):
-                lp = self._patterns_logp(logps, log_geo, tab, PT)
+            if s.incomplete.counts.size:
+                lp = self.patterns_logp(logps, log_geo, s.incomplete, PT)
+                pm.Potential("microdata_incomplete", pt.sum(PT.data(s.incomplete.counts) * lp))
+            for i, (tab, table) in enumerate(zip(s.crosstabs, s.census_crosstabs, strict=True)):
+                lp = self.table_logp(logps, log_geo, table, PT)
+                if lp is None:
+                    lp = self.patterns_logp(logps, log_geo, tab, PT)
                 n = PT.data(cfg["census_weight"] * tab.counts)
                 if cfg["dirichlet"] and cfg["census_dirichlet"]:
                     # The census observes an aggregate of p ~ Dirichlet(alpha * pi) exactly, and
@@ -172,18 +177,22 @@ class CopulaModel:
         return model
 
     # ------------------------------------------------------------ shared math
-    def attribute_logps(self, params: dict[str, Any], xp: Any) -> list[Any]:
-        """Per attribute ``log P(level | geography, node)``, shape (G, Q, L)."""
+    def attribute_logps(self, params: dict[str, Any], xp: Any) -> tuple[list[Any], list[Any]]:
+        """Per attribute ``log P(level | node)`` at area and at national margins.
+
+        Returns ``(area, national)``: ``area[j]`` has shape (G, Q, L_j) for an attribute
+        whose margins a census table pins per area and is None otherwise;
+        ``national[j]`` has shape (1, Q, L_j) for every attribute.
+        """
         s = self.structure
-        out = []
-        for name, link, margin in zip(s.names, s.link, s.margins, strict=True):
-            shares = margin if margin is not None else xp.stack([params[f"shares_{name}"]] * s.n_geo)
+        area, national = [], []
+        for name, link, margin, nat in zip(s.names, s.link, s.margins, s.national, strict=True):
             b = params[f"loadings_{name}"]
-            if link == "softmax":
-                out.append(cells.softmax_logp(b, shares, self.nodes, self.log_w, xp))
-            else:
-                out.append(cells.threshold_logp(b, shares, self.nodes, self.log_w, xp))
-        return out
+            fn = cells.softmax_logp if link == "softmax" else cells.threshold_logp
+            shares = nat[None, :] if nat is not None else params[f"shares_{name}"][None, :]
+            national.append(fn(b, shares, self.nodes, self.log_w, xp))
+            area.append(fn(b, margin, self.nodes, self.log_w, xp) if margin is not None else None)
+        return area, national
 
     def _geo_shares(self, params: dict[str, Any], xp: Any) -> Any:
         s = self.structure
@@ -203,36 +212,134 @@ class CopulaModel:
         lam = xp.concatenate(rows, axis=0)
         return lam @ lam.T
 
-    def _patterns_logp(self, logps: list[Any], log_geo: Any, pat: Patterns, xp: Any) -> Any:
-        """log P(pattern), summing over geography where a pattern does not give it."""
+    def logp_given_area(self, logps: tuple[list[Any], list[Any]], geo: np.ndarray, codes: np.ndarray, xp: Any) -> Any:
+        """``log P(x_obs | area)`` of patterns with known area, shape (R,).
+
+        The area's copula (margins pinned per area) gives the area attributes ``D``;
+        the national copula gives the rest ``A`` given ``D``, the MRP assumption
+        ``P(x_A | x_D, area) = P(x_A | x_D)``::
+
+            P(x | g) = P_g(x_D) * P_nat(x_D, x_A) / P_nat(x_D)
+
+        Exact for patterns that observe all of ``D`` or none of ``A``
+        (:meth:`patterns_logp` expands the others). Without area tables ``D`` is empty
+        and this is the national copula.
+        """
         s = self.structure
-        known = pat.geo >= 0
-        if known.all():
-            return cells.pattern_logp(logps, s.n_levels, pat.geo, pat.codes, self.log_w, xp) + log_geo[xp.data(pat.geo)]
-        if s.n_geo == 1:
-            g0 = np.zeros_like(pat.geo)
-            return cells.pattern_logp(logps, s.n_levels, g0, pat.codes, self.log_w, xp)
-        if known.any():
-            raise NotImplementedError("patterns mixing known and unknown geography")
-        r = len(pat.geo)
-        geo = np.repeat(np.arange(s.n_geo)[None, :], r, axis=0).reshape(-1)
-        codes = np.repeat(pat.codes, s.n_geo, axis=0)
-        lp = cells.pattern_logp(logps, s.n_levels, geo, codes, self.log_w, xp).reshape((r, s.n_geo))
-        return xp.logsumexp(lp + log_geo[None, :], axis=1)
+        area, national = logps
+        in_d = np.array(s.area, dtype=bool)
+        zero = np.zeros_like(geo)
+        t2 = cells.pattern_logp(national, s.n_levels, zero, codes, self.log_w, xp)
+        codes_d = np.where(in_d[None, :], codes, -1)
+        if not (codes_d >= 0).any():
+            return t2
+        t1 = cells.pattern_logp(area, s.n_levels, geo, codes_d, self.log_w, xp)
+        t3 = cells.pattern_logp(national, s.n_levels, zero, codes_d, self.log_w, xp)
+        return t1 + t2 - t3
 
-    def check_enumerable(self) -> None:
-        """Raise :class:`FitError` if the joint is too big to enumerate for generation."""
-        cells_ = int(np.prod(self.structure.joint_shape))
-        if cells_ * len(self.log_w) > MAX_JOINT_CELLS:
+    def table_logp(self, logps: tuple[list[Any], list[Any]], log_geo: Any, table: CensusTable, xp: Any) -> Any | None:
+        """``log P(cell)`` of every cell of a census table (C order of its axes), or None.
+
+        For a table of area attributes (and maybe the area), or of any attributes when
+        no attribute is pinned per area, the cells are one tensor contraction over
+        (area, node) of the per-attribute probabilities, far cheaper than a gather and
+        log-sum-exp per cell and area. Other tables return None (use :meth:`patterns_logp`).
+        """
+        s = self.structure
+        area, national = logps
+        attrs = [a - 1 for a in table.axes if a > 0]
+        has_geo = 0 in table.axes
+        in_d = np.array(s.area, dtype=bool)
+        if in_d[attrs].all() and in_d.any():
+            probs = [xp.exp(area[j]) for j in attrs]  # (G, Q, L)
+            n_g = s.n_geo
+        elif not in_d.any():
+            probs = [xp.exp(national[j]) for j in attrs]  # (1, Q, L)
+            n_g = 1
+        else:
+            return None
+        q_n = len(self.log_w)
+        geo_w = xp.exp(log_geo) if n_g > 1 else xp.ones((1,))
+        weight = geo_w[:, None] * np.exp(self.log_w)[None, :]  # (G, Q)
+        acc = None
+        for pr in probs:
+            acc = pr if acc is None else (acc[:, :, :, None] * pr[:, :, None, :]).reshape((n_g, q_n, -1))
+        if has_geo and n_g > 1:
+            cells_ = xp.sum(weight[:, :, None] * acc, axis=1)  # (G, cells of the other axes)
+            # Table axes order: the area may come after other axes.
+            pos = table.axes.index(0)
+            shape = [s.n_levels[j] for j in attrs]
+            cells_ = cells_.reshape([n_g] + shape)
+            perm = list(range(1, pos + 1)) + [0] + list(range(pos + 1, len(shape) + 1))
+            cells_ = xp.transpose(cells_, perm).reshape((-1,))
+        else:
+            cells_ = xp.dot(weight.reshape((-1,)), acc.reshape((n_g * q_n, -1)))
+        return xp.log(xp.maximum(cells_, 1e-300))
+
+    def patterns_logp(self, logps: tuple[list[Any], list[Any]], log_geo: Any, pat: Patterns, xp: Any) -> Any:
+        """``log P(pattern)``, area share included, shape (R,).
+
+        Sums over the areas where a pattern does not give its area, and over the levels
+        of missing area attributes where the pattern observes other attributes (the
+        MRP product does not factor over the quadrature then).
+        """
+        groups = expansion_groups(pat, self.structure)
+        parts, order = [], []
+        for rows, geo, codes, size in groups:
+            lp = self.logp_given_area(logps, geo, codes, xp) + log_geo[xp.data(geo)]
+            parts.append(xp.logsumexp(lp.reshape((len(rows), size)), axis=1) if size > 1 else lp)
+            order.append(rows)
+        if len(parts) == 1:
+            return parts[0][xp.data(np.argsort(order[0]))] if not _is_identity(order[0]) else parts[0]
+        perm = np.argsort(np.concatenate(order))
+        return xp.concatenate(parts, axis=0)[xp.data(perm)]
+
+
+#: Most expanded rows :func:`expansion_groups` builds before refusing.
+MAX_EXPANDED = 5_000_000
+
+
+def _is_identity(rows: np.ndarray) -> bool:
+    return bool(np.array_equal(rows, np.arange(len(rows))))
+
+
+def expansion_groups(pat: Patterns, s: ModelStructure) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+    """Patterns grouped by what must be summed out, each expanded to known-area rows.
+
+    Returns ``(rows, geo, codes, size)`` per group: ``rows`` index ``pat``; every pattern
+    becomes ``size`` consecutive expanded rows (its unknown area, and its missing area
+    attributes when it observes a non-area attribute, enumerated).
+    """
+    in_d = np.array(s.area, dtype=bool)
+    geo_missing = (pat.geo < 0) & (s.n_geo > 1)
+    observed = pat.codes >= 0
+    needs_d = observed[:, ~in_d].any(axis=1)[:, None] & ~observed & in_d[None, :]
+    keys = np.column_stack([geo_missing, needs_d]).astype(np.int8)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    groups, total = [], 0
+    for k, key in enumerate(uniq):
+        rows = np.flatnonzero(inv == k)
+        axes_levels = []
+        if key[0]:
+            axes_levels.append((-1, s.n_geo))
+        axes_levels += [(j, s.n_levels[j]) for j in np.flatnonzero(key[1:])]
+        grid = np.indices([n for _, n in axes_levels]).reshape(len(axes_levels), -1).T if axes_levels else np.zeros((1, 0), int)
+        size = len(grid)
+        total += size * len(rows)
+        if total > MAX_EXPANDED:
             raise FitError(
-                f"the joint has {cells_:,} cells x {len(self.log_w)} quadrature nodes, more than this "
-                f"version enumerates ({MAX_JOINT_CELLS:,}). Fix: use fewer attributes, coarser levels, "
-                "or fewer factors / quadrature nodes."
+                f"a census table or microdata pattern needs {total:,}+ expanded cells (areas x levels of "
+                "missing area attributes), more than this version sums over. Fix: give the microdata's "
+                "area and area attributes, or cross the table with them."
             )
-
-    def joint(self, params: dict[str, np.ndarray]) -> np.ndarray:
-        """Copula joint shares ``pi(g, x)`` over every cell, shape (G, L_1..L_J)."""
-        logps = self.attribute_logps(params, NP)
-        lj = cells.joint_logp(logps, self.log_w)
-        geo = np.asarray(self._geo_shares(params, NP), float)
-        return np.exp(lj) * geo.reshape((-1,) + (1,) * len(self.structure.names))
+        geo = np.repeat(np.where(pat.geo[rows] < 0, 0, pat.geo[rows]), size)
+        codes = np.repeat(pat.codes[rows], size, axis=0)
+        for c, (j, _) in enumerate(axes_levels):
+            fill = np.tile(grid[:, c], len(rows))
+            if j < 0:
+                geo = fill
+            else:
+                codes[:, j] = fill
+        groups.append((rows, geo, codes, size))
+    return groups

@@ -48,17 +48,26 @@ class ModelStructure:
     link: tuple[str, ...]  # "threshold" or "softmax" per attribute
     geo_name: str | None
     n_geo: int
-    margins: tuple[np.ndarray | None, ...]  # (G, L) census shares, None = learned
+    # Per attribute: (G, L) area shares where a census table crosses it with the
+    # geography (None otherwise), and (L,) national shares (None = learned).
+    margins: tuple[np.ndarray | None, ...]
+    national: tuple[np.ndarray | None, ...]
     geo_shares: np.ndarray | None  # (G,), None = learned
     complete: Patterns  # fully observed microdata patterns
     incomplete: Patterns  # microdata patterns with missing cells
-    crosstabs: tuple[Patterns, ...]  # census tables crossing 2+ attributes
+    crosstabs: tuple[Patterns, ...]  # census tables crossing 2+ attributes, as patterns
+    census_crosstabs: tuple[CensusTable, ...]  # the same tables
     census: tuple[CensusTable, ...]  # every census table, for raking
     n_eff: float  # Kish effective sample size of the microdata
 
     @property
     def joint_shape(self) -> tuple[int, ...]:
         return (self.n_geo, *self.n_levels)
+
+    @property
+    def area(self) -> tuple[bool, ...]:
+        """Per attribute: are its margins pinned per area (the MRP "demographics")?"""
+        return tuple(m is not None for m in self.margins)
 
 
 def build_structure(study: Study) -> ModelStructure:
@@ -77,7 +86,8 @@ def build_structure(study: Study) -> ModelStructure:
         CensusTable(tuple(axis_of[a] for a in m.attributes), np.asarray(m.counts, float), m.source)
         for m in study.marginals
     )
-    margins = tuple(_margin(census, axis_of[n], n_geo) for n in names)
+    margins = tuple(_area_margin(census, axis_of[n]) if geo is not None else None for n in names)
+    national = tuple(_national_margin(census, axis_of[n]) for n in names)
     geo_shares = _geo_shares(census) if geo is not None else np.ones(1)
 
     # Microdata: Kish effective size, so that unequal weights count as less information.
@@ -92,7 +102,8 @@ def build_structure(study: Study) -> ModelStructure:
     complete = _collapse(geo_codes[full], codes[full], w[full])
     incomplete = _collapse(geo_codes[~full], codes[~full], w[~full])
 
-    crosstabs = tuple(_table_patterns(t, len(names)) for t in census if len([a for a in t.axes if a > 0]) >= 2)
+    census_crosstabs = tuple(t for t in census if len([a for a in t.axes if a > 0]) >= 2)
+    crosstabs = tuple(_table_patterns(t, len(names)) for t in census_crosstabs)
     return ModelStructure(
         names=names,
         n_levels=n_levels,
@@ -100,34 +111,43 @@ def build_structure(study: Study) -> ModelStructure:
         geo_name=geo.name if geo is not None else None,
         n_geo=n_geo,
         margins=margins,
+        national=national,
         geo_shares=geo_shares,
         complete=complete,
         incomplete=incomplete,
         crosstabs=crosstabs,
+        census_crosstabs=census_crosstabs,
         census=census,
         n_eff=n_eff,
     )
 
 
-def _margin(census: tuple[CensusTable, ...], axis: int, n_geo: int) -> np.ndarray | None:
-    """Shares of one attribute per geography: from a table that crosses it with
-    geography if there is one, else from any table (the same for every area)."""
+def _area_margin(census: tuple[CensusTable, ...], axis: int) -> np.ndarray | None:
+    """(G, L) shares of one attribute per area, from a table crossing it with the geography.
+
+    None when no table does: the attribute's area margins then follow from the model
+    (MRP-style, see ``models.copula``), not from copies of the national margin.
+    """
     with_geo = [t for t in census if axis in t.axes and 0 in t.axes]
-    any_table = [t for t in census if axis in t.axes]
-    if with_geo:
-        t = with_geo[0]
-        other = tuple(i for i, a in enumerate(t.axes) if a not in (0, axis))
-        c = t.counts.sum(axis=other) if other else t.counts
-        if t.axes.index(0) > t.axes.index(axis):
-            c = c.T
-        tot = c.sum(axis=1, keepdims=True)
-        national = c.sum(axis=0) / c.sum()
-        return np.where(tot > 0, c / np.where(tot > 0, tot, 1), national)
-    if any_table:
-        t = any_table[0]
-        other = tuple(i for i, a in enumerate(t.axes) if a != axis)
-        c = t.counts.sum(axis=other) if other else t.counts
-        return np.broadcast_to(c / c.sum(), (n_geo, c.shape[0])).copy()
+    if not with_geo:
+        return None
+    t = with_geo[0]
+    other = tuple(i for i, a in enumerate(t.axes) if a not in (0, axis))
+    c = t.counts.sum(axis=other) if other else t.counts
+    if t.axes.index(0) > t.axes.index(axis):
+        c = c.T
+    tot = c.sum(axis=1, keepdims=True)
+    national = c.sum(axis=0) / c.sum()
+    return np.where(tot > 0, c / np.where(tot > 0, tot, 1), national)
+
+
+def _national_margin(census: tuple[CensusTable, ...], axis: int) -> np.ndarray | None:
+    """(L,) national shares of one attribute from any table holding it; None = learned."""
+    for t in census:
+        if axis in t.axes:
+            other = tuple(i for i, a in enumerate(t.axes) if a != axis)
+            c = t.counts.sum(axis=other) if other else t.counts
+            return c / c.sum()
     return None
 
 

@@ -30,7 +30,7 @@ _LAZY = {
     "fit": "populace.inference",
     "load_fit": "populace.inference",
     "save_fit": "populace.inference",
-    "sample_personas": "populace.generate",
+    "sample_personas": "populace.inference",
     "to_parquet": "populace.personas",
     "to_frame": "populace.personas",
 }
@@ -38,7 +38,7 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never run
-    from populace.generate import sample_personas
+    from populace.inference.generate import sample_personas
     from populace.inference import fit, load_fit, save_fit
     from populace.personas import to_frame, to_parquet
     from populace.study import load_study, make_study

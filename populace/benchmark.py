@@ -9,7 +9,7 @@ Methods
 -------
 ``populace``
     The copula model: :func:`populace.inference.fit` with its defaults (or the options
-    given), then :func:`populace.generate.sample_personas`.
+    given), then :func:`populace.inference.sample_personas`.
 ``independence``, ``ipf``, ``bootstrap``, ``bb``, ``bb_ipf``, ``lca_ipf``
     The peers of :data:`populace.baselines.PEERS`.
 ``oracle``
@@ -83,6 +83,14 @@ DOWNSTREAM: dict[str, tuple[Downstream, ...]] = {
     "happiness": (
         Downstream("happy", "Very happy", ("attend", "sex")),
         Downstream("happy", "Very happy", ("workstat", "educ", "race")),
+    ),
+    # anes: the downstream uses the shared README names: the Republican-identifier share
+    # by state (what a state election forecast needs) and distrust by demographic group.
+    "anes": (
+        Downstream("pid7", ("Lean Rep", "Weak Rep", "Strong Rep"), ("state",)),
+        Downstream("trustgov", ("Some of the time", "Never"), ("age", "educ", "race")),
+        Downstream("pid7", ("Lean Rep", "Weak Rep", "Strong Rep"), ("age", "educ", "race")),
+        Downstream("trustgov", ("Some of the time", "Never"), ("pid7", "polint")),
     ),
     "cpssw8": (
         Downstream("earnings", "30+", ("sex", "educ")),
@@ -183,7 +191,7 @@ class PopulaceMethod:
 
     def sample_personas(self, n: int, *, draws: int = 1, seed: int | None = None) -> xr.Dataset:
         """Personas from ``draws`` posterior draws."""
-        from populace.generate import sample_personas
+        from populace.inference.generate import sample_personas
 
         if self.fitted is None:
             raise RuntimeError("call fit() first")

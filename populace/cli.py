@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("study", metavar="STUDY.toml", help="study file (attributes, census tables, microdata)")
     p.add_argument("--out", "-o", required=True, metavar="FIT.nc", help="where to save the fit (netCDF)")
-    p.add_argument("--factors", type=_positive_int, metavar="K", help="latent factors (default 2)")
+    p.add_argument("--factors", type=_positive_int, metavar="K", help="latent factors (default 3)")
     p.add_argument("--draws", type=_positive_int, metavar="N", help="posterior draws per chain (default 500)")
     p.add_argument("--tune", type=_nonnegative_int, metavar="N", help="tuning steps per chain (default 500)")
     p.add_argument("--chains", type=_positive_int, metavar="N", help="chains (default 2)")
@@ -80,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         "generate",
         parents=[common],
         help="draw personas from a saved fit into a Parquet file",
-        description="Draw N personas for each of D posterior draws and write them to Parquet "
-        "(one column per attribute plus an integer `draw` column).",
+        description="Draw N personas for each of D posterior draws and stream them to Parquet "
+        "(one column per attribute plus an integer `draw` column; one row group per million rows, "
+        "so memory stays bounded whatever N and D are).",
     )
     p.add_argument("fit", metavar="FIT.nc", help="a fit saved by `populace fit`")
     p.add_argument("--n", "-n", required=True, type=_positive_int, metavar="N", help="personas per draw")
@@ -255,21 +256,32 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     _check_writable(out)
     say(f"loading fit {args.fit} ...")
     inference = _import_inference(verbose=args.verbose)
-    from populace.generate import sample_personas
-    from populace.personas import to_parquet
+    from populace.inference.generate import write_personas
 
     fitted = inference.load_fit(args.fit)
-    say(f"drawing {args.n:,} personas x {args.draws} posterior draws ...")
-    personas = sample_personas(fitted, args.n, draws=args.draws, seed=args.seed, where=where or None)
-    say(f"writing {out} ...")
-    to_parquet(personas, out)
+    say(f"drawing {args.n:,} personas x {args.draws} posterior draws into {out} ...")
+    with _progress_bar(sys.stderr.isatty()) as bar:
+        _, rows = write_personas(fitted, out, args.n, draws=args.draws, seed=args.seed, where=where or None, progress=bar)
     say("done")
-    rows = personas.sizes["draw"] * personas.sizes["persona"]
+    names = ", ".join(inference.model_from_fit(fitted).study.names)
     cond = f" where {', '.join(f'{k}={v}' for k, v in where.items())}" if where else ""
     print(
         f"wrote {rows:,} rows ({args.n:,} personas x {args.draws} draws{cond}, "
-        f"columns: draw, {', '.join(map(str, personas.data_vars))}) to {out} ({_size(out)})"
+        f"columns: draw, {names}) to {out} ({_size(out)})"
     )
+
+
+@contextlib.contextmanager
+def _progress_bar(show: bool) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on a terminal; nothing otherwise (logs, pipes, tests)."""
+    if not show:
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TimeRemainingColumn
+
+    with Bar("personas", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task("personas", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:

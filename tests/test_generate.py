@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 
 from populace.errors import FitError
-from populace.generate import sample_personas
+from populace.inference.generate import sample_personas
 from populace.inference import load_fit, save_fit
 from populace.personas import read_parquet, to_frame, to_parquet
 
@@ -96,3 +96,36 @@ def test_parquet_has_labels_and_integer_draw(personas, tmp_path):
 def test_too_many_draws_is_a_clear_error(simulated_fit):
     with pytest.raises(FitError, match="fit stores"):
         sample_personas(simulated_fit, 10, draws=10**6)
+
+
+def test_streamed_parquet_equals_in_memory_personas_whatever_the_chunking(simulated_fit, tmp_path, monkeypatch):
+    """write_personas streams row groups; chunk seeds are (seed, draw, chunk), so the rows are
+    those of sample_personas, and a chunk's rows do not depend on how many chunks precede it."""
+    import pyarrow.parquet as pq
+
+    import populace.inference.generate as gen
+    from populace.inference import write_personas
+
+    monkeypatch.setattr(gen, "CHUNK", 700)
+    ds = sample_personas(simulated_fit, 1500, draws=3, seed=9)
+    path, rows = write_personas(simulated_fit, tmp_path / "p.parquet", 1500, draws=3, seed=9)
+    assert rows == 4500
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_row_groups == 9  # 3 chunks of <= 700 rows per draw
+    df = read_parquet(path)
+    want = to_frame(ds)
+    for col in want.columns:
+        assert (df[col].astype(str).to_numpy() == want[col].astype(str).to_numpy()).all(), col
+    assert [p.name for p in tmp_path.iterdir()] == ["p.parquet"]
+    # The first chunk of draw 0 is the same whether 1500 or 700 personas are asked for.
+    small = sample_personas(simulated_fit, 700, draws=1, seed=9)
+    first = sample_personas(simulated_fit, 1500, draws=1, seed=9)
+    np.testing.assert_array_equal(small["age"].values[0], first["age"].values[0, :700])
+
+
+def test_iter_personas_yields_bounded_chunks(simulated_fit, monkeypatch):
+    import populace.inference.generate as gen
+
+    monkeypatch.setattr(gen, "CHUNK", 256)
+    sizes = [(c.draw, c.n) for c in gen.iter_personas(simulated_fit, 600, draws=2, seed=1)]
+    assert sizes == [(0, 256), (0, 256), (0, 88), (1, 256), (1, 256), (1, 88)]

@@ -49,12 +49,3 @@ def test_advi_gives_a_usable_posterior(simulated):
     assert gram.sizes["draw"] == 100
     assert np.isfinite(gram.values).all()
     assert f.attrs["populace_format"] == "populace.fit/1"
-
-
-def test_too_large_joint_fails_before_sampling(simulated, monkeypatch):
-    import populace.models.copula as copula
-
-    study, _ = simulated
-    monkeypatch.setattr(copula, "MAX_JOINT_CELLS", 10)
-    with pytest.raises(FitError, match="more than this version enumerates"):
-        fit(study, draws=10, tune=10, chains=1)

@@ -9,7 +9,7 @@ import pymc as pm
 import pytest
 import xarray as xr
 
-from populace.generate import sample_personas
+from populace.inference.generate import sample_personas
 from populace.inference.fit import _attach
 from populace.models.copula import CopulaModel
 from populace.study.spec import Attribute, Marginal, Microdata, Study

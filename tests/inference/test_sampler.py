@@ -1,0 +1,55 @@
+"""Draws in generative order are exact draws from the enumerated copula joint."""
+
+import numpy as np
+
+from populace.inference.enumerate import joint_shares
+from populace.inference.sampler import CopulaSampler
+from tests.inference._area_study import PARAMS, area_model
+
+M = 400_000
+
+
+def _freq(codes, shape):
+    flat = np.ravel_multi_index(codes.astype(np.int64).T, shape)
+    return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape) / len(codes)
+
+
+def test_unconditional_draws_match_the_joint_within_monte_carlo_error():
+    model = area_model()
+    pi = joint_shares(model, PARAMS)
+    assert abs(pi.sum() - 1) < 1e-12
+    got = _freq(CopulaSampler(model, PARAMS).draw(np.random.default_rng(0), M), pi.shape)
+    z = (got - pi) / np.sqrt(pi * (1 - pi) / M)
+    # 162 cells: P(max |z| > 4.5) < 162 * 7e-6 for a correct sampler.
+    assert np.abs(z).max() < 4.5
+
+
+def test_area_margins_are_pinned_and_party_moves_with_composition():
+    model = area_model()
+    pi = joint_shares(model, PARAMS)
+    from tests.inference._area_study import AREA_AGE
+
+    np.testing.assert_allclose(pi.sum(axis=(2, 3, 4)) / pi.sum(axis=(1, 2, 3, 4))[:, None], AREA_AGE / AREA_AGE.sum(1, keepdims=True), atol=1e-10)
+    party = pi.sum(axis=(1, 2, 4)) / pi.sum(axis=(1, 2, 3, 4))[:, None]
+    # age loads with party: the older area b leans to the level that old people lean to.
+    assert np.abs(party[0] - party[1]).max() > 0.03
+    # MRP: P(party | age, race, area) is the same in every area.
+    cond = pi.sum(axis=4) / pi.sum(axis=(3, 4))[..., None]
+    np.testing.assert_allclose(cond[0], cond[1], atol=1e-12)
+
+
+def test_conditional_draws_given_area_and_area_attribute_are_exact():
+    model = area_model()
+    pi = joint_shares(model, PARAMS)
+    want = pi[1, 2] / pi[1, 2].sum()  # area b, old
+    codes = CopulaSampler(model, PARAMS).draw(np.random.default_rng(1), M, fixed={0: 1, 1: 2})
+    assert (codes[:, 0] == 1).all() and (codes[:, 1] == 2).all()
+    got = _freq(codes[:, 2:], want.shape)
+    z = (got - want) / np.sqrt(want * (1 - want) / M)
+    assert np.abs(z).max() < 4.5
+
+
+def test_conditioning_on_a_national_attribute_fixes_it():
+    model = area_model()
+    codes = CopulaSampler(model, PARAMS).draw(np.random.default_rng(2), 500, fixed={3: 0})
+    assert (codes[:, 3] == 0).all()
