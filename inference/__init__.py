@@ -2,7 +2,7 @@
 
 from populace.inference.diagnostics import ConvergenceWarning, Diagnostics, check_convergence
 from populace.inference.fit import METHODS, SAMPLERS, fit, model_from_fit
-from populace.inference.generate import iter_personas, sample_personas, write_personas
+from populace.inference.generate import iter_personas, sample_personas, write_personas, write_personas_dataset
 from populace.inference.io import load_fit, save_fit
 from populace.inference.ipf import RakeResult, rake
 
@@ -19,6 +19,7 @@ __all__ = [
     "sample_personas",
     "iter_personas",
     "write_personas",
+    "write_personas_dataset",
     "rake",
     "RakeResult",
 ]

@@ -15,10 +15,13 @@ many, draws the other chunks.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -30,7 +33,15 @@ from populace.inference.ipf import RakingWarning
 from populace.models.copula import CopulaModel
 from populace.personas import persona_dataset
 
-__all__ = ["sample_personas", "iter_personas", "write_personas", "PersonaChunk", "CHUNK", "population_draws"]
+__all__ = [
+    "sample_personas",
+    "iter_personas",
+    "write_personas",
+    "write_personas_dataset",
+    "PersonaChunk",
+    "CHUNK",
+    "population_draws",
+]
 
 #: Personas per chunk (fixed, so that the seeds of a chunk never depend on the caller).
 CHUNK = 1_000_000
@@ -237,6 +248,78 @@ def write_personas(
         "where": "" if not where else ",".join(f"{k}={v}" for k, v in where.items()),
     }
     return write_parquet_stream(chunks(), plan.model.study, path, attrs=attrs)
+
+
+def write_personas_dataset(
+    fit: xr.DataTree,
+    directory: str | os.PathLike[str],
+    n: int,
+    *,
+    draws: int = 20,
+    seed: int | None = 0,
+    where: Mapping[str, str] | None = None,
+    by_geography: bool = False,
+    client: Any = None,
+) -> tuple[Path, int]:
+    """Write personas as a Parquet dataset partitioned by draw (and optionally by area).
+
+    Layout (hive style, as ``pandas.read_parquet`` and ``pyarrow.dataset`` read it):
+    ``DIR/draw=D/part-K.parquet`` or ``DIR/draw=D/AREA=LEVEL/part-K.parquet``; a file
+    holds chunk ``K`` of posterior draw ``D``. Each draw is one task, seeded from
+    ``(seed, D)`` and ``(seed, D, K)`` (module docstring), so the files are the same
+    whatever runs them: this process (``client=None``) or the workers of a
+    ``distributed.Client``, however many. The dataset is built in a temp folder beside
+    ``DIR`` and renamed into place when every draw is written (workers then need that
+    folder on a shared file system).
+
+    Returns the folder and the number of rows.
+    """
+    out = Path(directory)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FitError(f"{out} exists and is not an empty folder. Fix: remove it or choose another --out.")
+    plan = _plan(fit, n, draws, seed, where)
+    if by_geography and plan.model.structure.geo_name is None:
+        raise FitError("--partition-by geography: this study has no geography attribute.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        args = (fit, n, draws, seed, where, str(tmp), by_geography)
+        if client is None:
+            rows = sum(_write_draw(d, *args) for d in range(draws))
+        else:
+            rows = sum(client.gather(client.map(_write_draw, range(draws), *[[a] * draws for a in args], pure=False)))
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out, rows
+
+
+def _write_draw(
+    d: int, fit: xr.DataTree, n: int, draws: int, seed: int | None, where: Mapping[str, str] | None, root: str, by_geo: bool
+) -> int:
+    """One partition task: posterior draw ``d``'s personas, one file per chunk (and area)."""
+    from populace.personas import write_parquet_stream
+
+    plan = _plan(fit, n, draws, seed, where)
+    study, geo = plan.model.study, plan.model.structure.geo_name
+    pop = _population(plan, d)
+    rows = 0
+    for chunk in _chunks(plan, d, pop, n):
+        base = Path(root) / f"draw={d}"
+        if not by_geo:
+            rows += write_parquet_stream([(d, chunk.codes)], study, base / f"part-{chunk.chunk:05d}.parquet", partition_columns=("draw",))[1]
+            continue
+        levels = study.attribute(geo).levels
+        g = chunk.codes[geo]
+        for level in np.unique(g):
+            keep = g == level
+            part = {k: v[keep] for k, v in chunk.codes.items()}
+            path = base / f"{geo}={levels[level]}" / f"part-{chunk.chunk:05d}.parquet"
+            rows += write_parquet_stream([(d, part)], study, path, partition_columns=("draw", geo))[1]
+    return rows
 
 
 def _where_columns(model: CopulaModel, where: Mapping[str, str] | None) -> dict[int, int]:

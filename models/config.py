@@ -19,6 +19,10 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # b_i.b_j / sqrt((1+|b_i|^2)(1+|b_j|^2)) is centred on 0; sd 1 put most prior
     # mass on strong correlations and invented dependence (race x abany), 0.5 does not.
     "loading_sd": 0.5,
+    # "lower-triangular": sample the loadings' LQ factor (the rotation is fixed; the prior
+    # of every rotation-invariant quantity is unchanged, see CopulaModel._loading_row);
+    # "free": sample the raw loadings, rotation unidentified.
+    "rotation": "lower-triangular",
     # Prior sd of softmax loadings of nominal attributes (logit scale ~ 1.6 x probit).
     "nominal_loading_sd": 0.75,
     # Dirichlet layer: joint cells p ~ Dirichlet(alpha * pi_copula). log alpha ~ N(mu, sd).

@@ -12,9 +12,9 @@ Generative model (K factors, J attributes, geography g):
   rest given the composition; the same loadings serve both. So an attribute with
   only a national table gets area margins that follow from the area's composition,
   and nothing pins them to the national margin (no per-area latent parameters).
-* Threshold attributes: raw loadings ``b_j ~ N(0, loading_sd^2)`` (unconstrained:
-  rotation is not identified, so convergence is judged on the rotation-invariant
-  ``loading_gram``). Nominal attributes with 3+ levels: softmax loadings
+* Threshold attributes: raw loadings ``b_j ~ N(0, loading_sd^2)``; the sampler
+  explores their LQ factor (rotation fixed, same prior on rotation-invariant
+  quantities, see ``_loading_row``); convergence is judged on ``loading_gram``. Nominal attributes with 3+ levels: softmax loadings
   ``B_jl ~ N(0, nominal_loading_sd^2)``, reference level 0.
 * This defines the copula cell probabilities ``pi(x | g)``. The population's
   joint cell shares are ``p ~ Dirichlet(alpha * pi)`` with
@@ -117,15 +117,17 @@ class CopulaModel:
         s, cfg = self.structure, self.model_config
         with pm.Model(coords=self.coords) as model:
             params: dict[str, Any] = {}
+            row = 0  # index of the next row of the stacked loading matrix
             for name, link in zip(s.names, s.link, strict=True):
                 if link == "softmax":
-                    params[f"loadings_{name}"] = pm.Normal(
-                        f"loadings_{name}", 0.0, cfg["nominal_loading_sd"], dims=(f"{name}_contrast", "factor")
-                    )
+                    n_rows = self.study.attribute(name).n_levels - 1
+                    rows = [self._loading_row(f"{name}[{k}]", row + k, cfg["nominal_loading_sd"]) for k in range(n_rows)]
+                    params[f"loadings_{name}"] = self._loadings(f"loadings_{name}", rows, (f"{name}_contrast", "factor"))
+                    row += n_rows
                 else:
-                    params[f"loadings_{name}"] = pm.Normal(
-                        f"loadings_{name}", 0.0, cfg["loading_sd"], dims=("factor",)
-                    )
+                    rows = [self._loading_row(name, row, cfg["loading_sd"])]
+                    params[f"loadings_{name}"] = self._loadings(f"loadings_{name}", rows, ("factor",))
+                    row += 1
                 if self._free(name):
                     lev = len(self.study.attribute(name).levels)
                     params[f"shares_{name}"] = pm.Dirichlet(
@@ -175,6 +177,36 @@ class CopulaModel:
                 pm.Potential(f"census_crosstab_{i}", ll)
         self.model = model
         return model
+
+    def _loading_row(self, label: str, row: int, sd: float) -> Any:
+        """One row of the loading matrix, a free ``N(0, sd^2 I_K)`` row or, with the rotation
+        fixed, a row of its LQ factor.
+
+        The stacked loading matrix ``Lambda = L Q`` (``Q`` orthogonal, ``L`` lower
+        triangular in its first K rows with a positive diagonal) has the same likelihood for
+        every ``Q``. Sampling ``L`` removes that continuous symmetry (a ring of equal
+        density that NUTS otherwise has to travel: 250+ leapfrog steps per draw on anes).
+        Since each row is isotropic and independent of the others, its coordinates in the
+        frame of the previous rows are again ``N(0, sd^2)``, except the diagonal,
+        ``l_rr = sd * chi_{K - r}`` (Bartlett): the prior of every rotation-invariant
+        quantity (``loading_gram``, the cells) is unchanged.
+        """
+        k = self.nodes.shape[1]
+        if self.model_config["rotation"] == "free" or row >= k:
+            return pm.Normal(f"loadings_row_{label}", 0.0, sd, shape=(k,))
+        parts = []
+        if row > 0:
+            parts.append(pm.Normal(f"loadings_lower_{label}", 0.0, sd, shape=(row,)))
+        chi2 = pm.ChiSquared(f"loadings_diag2_{label}", nu=k - row)
+        parts.append(sd * pt.sqrt(chi2)[None])
+        if row + 1 < k:
+            parts.append(pt.zeros((k - row - 1,)))
+        return pt.concatenate(parts)
+
+    @staticmethod
+    def _loadings(name: str, rows: list[Any], dims: tuple[str, ...]) -> Any:
+        value = rows[0] if len(dims) == 1 else pt.stack(rows, axis=0)
+        return pm.Deterministic(name, value, dims=dims)
 
     # ------------------------------------------------------------ shared math
     def attribute_logps(self, params: dict[str, Any], xp: Any) -> tuple[list[Any], list[Any]]:

@@ -96,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ATTR=LEVEL",
         help="keep only personas with this level (repeatable, e.g. --where sex=Female)",
     )
+    p.add_argument(
+        "--partition-by",
+        choices=("draw", "geography"),
+        help="write a Parquet dataset folder partitioned by draw (and by area with 'geography') "
+        "instead of one file; --out is then the folder",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the draws on this Dask scheduler (implies --partition-by draw; the workers "
+        "must see --out's folder); the output is the same as without it",
+    )
     p.set_defaults(run=_cmd_generate)
 
     p = sub.add_parser(
@@ -253,15 +265,29 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     say = Progress()
     where = _parse_where(args.where)
     out = Path(args.out)
-    _check_writable(out)
+    if not (args.partition_by or args.scheduler):
+        _check_writable(out)
     say(f"loading fit {args.fit} ...")
     inference = _import_inference(verbose=args.verbose)
     from populace.inference.generate import write_personas
 
     fitted = inference.load_fit(args.fit)
     say(f"drawing {args.n:,} personas x {args.draws} posterior draws into {out} ...")
-    with _progress_bar(sys.stderr.isatty()) as bar:
-        _, rows = write_personas(fitted, out, args.n, draws=args.draws, seed=args.seed, where=where or None, progress=bar)
+    if args.partition_by or args.scheduler:
+        from populace.inference.generate import write_personas_dataset
+
+        client = _dask_client(args.scheduler) if args.scheduler else None
+        try:
+            _, rows = write_personas_dataset(
+                fitted, out, args.n, draws=args.draws, seed=args.seed, where=where or None,
+                by_geography=args.partition_by == "geography", client=client,
+            )
+        finally:
+            if client is not None:
+                client.close()
+    else:
+        with _progress_bar(sys.stderr.isatty()) as bar:
+            _, rows = write_personas(fitted, out, args.n, draws=args.draws, seed=args.seed, where=where or None, progress=bar)
     say("done")
     names = ", ".join(inference.model_from_fit(fitted).study.names)
     cond = f" where {', '.join(f'{k}={v}' for k, v in where.items())}" if where else ""
@@ -269,6 +295,17 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         f"wrote {rows:,} rows ({args.n:,} personas x {args.draws} draws{cond}, "
         f"columns: draw, {names}) to {out} ({_size(out)})"
     )
+
+
+def _dask_client(address: str) -> Any:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'populace[dask]'.") from None
+    try:
+        return Client(address, timeout=30)
+    except OSError as exc:
+        raise UsageError(f"--scheduler {address}: cannot reach the Dask scheduler ({exc}).") from None
 
 
 @contextlib.contextmanager
@@ -467,7 +504,8 @@ def _error(message: str) -> None:
 
 
 def _size(path: Path) -> str:
-    n = float(path.stat().st_size)
+    files = path.rglob("*") if path.is_dir() else [path]
+    n = float(sum(f.stat().st_size for f in files if f.is_file()))
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -106,6 +106,7 @@ def write_parquet_stream(
     path: str | os.PathLike[str],
     *,
     attrs: Mapping[str, object] | None = None,
+    partition_columns: tuple[str, ...] = (),
 ) -> tuple[Path, int]:
     """Write persona chunks to one Parquet file, one row group per chunk, atomically.
 
@@ -119,6 +120,9 @@ def write_parquet_stream(
         Output file; written to a temp file and renamed only when complete.
     attrs
         Kept as JSON in the file's metadata.
+    partition_columns
+        Columns (``draw`` and attribute names) left out of the file because a partitioned
+        dataset holds them in its folder names (``draw=3/state=OH/part-00000.parquet``).
 
     Returns
     -------
@@ -130,18 +134,20 @@ def write_parquet_stream(
     import pyarrow.parquet as pq
 
     path = Path(path)
-    dicts = {a.name: pa.array(list(a.levels), pa.string()) for a in study.attributes}
-    fields = [pa.field("draw", pa.int64())] + [
-        pa.field(a.name, pa.dictionary(pa.int16(), pa.string(), ordered=a.type == "ordinal")) for a in study.attributes
+    attributes = [a for a in study.attributes if a.name not in partition_columns]
+    with_draw = "draw" not in partition_columns
+    dicts = {a.name: pa.array(list(a.levels), pa.string()) for a in attributes}
+    fields = [pa.field("draw", pa.int64())] * with_draw + [
+        pa.field(a.name, pa.dictionary(pa.int16(), pa.string(), ordered=a.type == "ordinal")) for a in attributes
     ]
     schema = pa.schema(fields, metadata={b"populace": json.dumps({k: _jsonable(v) for k, v in (attrs or {}).items()}).encode()})
     rows = 0
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for draw, codes in chunks:
             n = len(next(iter(codes.values())))
-            cols = [pa.array(np.full(n, draw, dtype=np.int64))] + [
+            cols = [pa.array(np.full(n, draw, dtype=np.int64))] * with_draw + [
                 pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes[a.name], np.int16)), dicts[a.name], ordered=a.type == "ordinal")
-                for a in study.attributes
+                for a in attributes
             ]
             writer.write_table(pa.Table.from_arrays(cols, schema=schema))
             rows += n

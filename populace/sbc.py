@@ -109,7 +109,9 @@ def prior_draws(
     from populace.models.copula import CopulaModel
 
     model = CopulaModel(_template_study(attributes), model_config=dict(model_config)).build_model()
-    free = list(model.free_RVs)
+    # The free variables plus the loadings (a deterministic function of the free ones
+    # when the rotation is fixed): simulation and ranking use the loadings.
+    free = list(model.free_RVs) + [v for v in model.deterministics if v.name.startswith("loadings_")]
     values = pm.draw(free, draws=reps, random_seed=seed)
     if reps == 1:  # pm.draw drops the draw axis for a single draw
         values = [v[None] for v in values]
