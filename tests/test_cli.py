@@ -156,6 +156,23 @@ def test_generate_writes_one_row_per_persona_and_draw(
 
 
 @pytest.mark.slow
+def test_generate_partitioned_by_draw_writes_a_dataset_folder(
+    fit_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "personas"
+    assert generate(fit_path, out, "--partition-by", "draw") == 0
+    assert "wrote 600 rows" in capsys.readouterr().out
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet")) == [
+        f"draw={d}/part-00000.parquet" for d in range(3)
+    ]
+    single = tmp_path / "one.parquet"
+    assert generate(fit_path, single) == 0
+    a, b = pd.read_parquet(out), pd.read_parquet(single)
+    assert (a["vote"].astype(str).to_numpy() == b["vote"].astype(str).to_numpy()).all()
+    assert generate(fit_path, out, "--partition-by", "draw") == 2  # refuses to overwrite a dataset
+
+
+@pytest.mark.slow
 def test_generate_where_keeps_only_that_level(fit_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "women.parquet"
     assert generate(fit_path, out, "--where", "sex=Female", "--where", "age=old") == 0
