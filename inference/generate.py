@@ -198,15 +198,21 @@ def sample_personas(
         start = chunk.chunk * CHUNK
         for name, arr in chunk.codes.items():
             codes[name][chunk.draw, start : start + chunk.n] = arr
-    attrs = {
-        "method": "populace copula",
-        "seed": plan.entropy,
-        "posterior_draws": plan.picks.tolist(),
-        "where": "" if not where else ",".join(f"{k}={v}" for k, v in where.items()),
+    attrs = _attrs(plan, where) | {
         "stick_breaking_dropped_mass_max": float(max(dropped)),
         "draws_not_raked_to_convergence": int(unraked),
     }
     return persona_dataset(codes, study, attrs=attrs)
+
+
+def _attrs(plan: _Plan, where: Mapping[str, str] | None) -> dict[str, object]:
+    """What a persona set records of how it was drawn."""
+    return {
+        "method": "populace copula",
+        "seed": plan.entropy,
+        "posterior_draws": plan.picks.tolist(),
+        "where": "" if not where else ",".join(f"{k}={v}" for k, v in where.items()),
+    }
 
 
 def write_personas(
@@ -241,13 +247,7 @@ def write_personas(
             if progress is not None:
                 progress(done, total)
 
-    attrs = {
-        "method": "populace copula",
-        "seed": plan.entropy,
-        "posterior_draws": plan.picks.tolist(),
-        "where": "" if not where else ",".join(f"{k}={v}" for k, v in where.items()),
-    }
-    return write_parquet_stream(chunks(), plan.model.study, path, attrs=attrs)
+    return write_parquet_stream(chunks(), plan.model.study, path, attrs=_attrs(plan, where))
 
 
 def write_personas_dataset(

@@ -12,9 +12,10 @@ Generative model (K factors, J attributes, geography g):
   rest given the composition; the same loadings serve both. So an attribute with
   only a national table gets area margins that follow from the area's composition,
   and nothing pins them to the national margin (no per-area latent parameters).
-* Threshold attributes: raw loadings ``b_j ~ N(0, loading_sd^2)``; the sampler
-  explores their LQ factor (rotation fixed, same prior on rotation-invariant
-  quantities, see ``_loading_row``); convergence is judged on ``loading_gram``. Nominal attributes with 3+ levels: softmax loadings
+* Threshold attributes: raw loadings ``b_j ~ N(0, loading_sd^2)`` (rotation not
+  identified by default, so convergence is judged on the rotation-invariant
+  ``loading_gram``; ``rotation="lower-triangular"`` samples their LQ factor, see
+  ``_loading_row``). Nominal attributes with 3+ levels: softmax loadings
   ``B_jl ~ N(0, nominal_loading_sd^2)``, reference level 0.
 * This defines the copula cell probabilities ``pi(x | g)``. The population's
   joint cell shares are ``p ~ Dirichlet(alpha * pi)`` with
