@@ -119,16 +119,19 @@ class CopulaModel:
         with pm.Model(coords=self.coords) as model:
             params: dict[str, Any] = {}
             row = 0  # index of the next row of the stacked loading matrix
+            free_rotation = cfg["rotation"] == "free"
             for name, link in zip(s.names, s.link, strict=True):
-                if link == "softmax":
+                sd = cfg["nominal_loading_sd"] if link == "softmax" else cfg["loading_sd"]
+                dims = (f"{name}_contrast", "factor") if link == "softmax" else ("factor",)
+                if free_rotation:
+                    params[f"loadings_{name}"] = pm.Normal(f"loadings_{name}", 0.0, sd, dims=dims)
+                elif link == "softmax":
                     n_rows = self.study.attribute(name).n_levels - 1
-                    rows = [self._loading_row(f"{name}[{k}]", row + k, cfg["nominal_loading_sd"]) for k in range(n_rows)]
-                    params[f"loadings_{name}"] = self._loadings(f"loadings_{name}", rows, (f"{name}_contrast", "factor"))
-                    row += n_rows
+                    rows = [self._loading_row(f"{name}_{k}", row + k, sd) for k in range(n_rows)]
+                    params[f"loadings_{name}"] = pm.Deterministic(f"loadings_{name}", pt.stack(rows, axis=0), dims=dims)
                 else:
-                    rows = [self._loading_row(name, row, cfg["loading_sd"])]
-                    params[f"loadings_{name}"] = self._loadings(f"loadings_{name}", rows, ("factor",))
-                    row += 1
+                    params[f"loadings_{name}"] = pm.Deterministic(f"loadings_{name}", self._loading_row(name, row, sd), dims=dims)
+                row += len(self.loading_rows_of(name))
                 if self._free(name):
                     lev = len(self.study.attribute(name).levels)
                     params[f"shares_{name}"] = pm.Dirichlet(
@@ -179,9 +182,12 @@ class CopulaModel:
         self.model = model
         return model
 
+    def loading_rows_of(self, name: str) -> list[str]:
+        """The rows of the loading matrix that belong to attribute ``name``."""
+        return [r for r in self.loading_rows if r == name or r.startswith(f"{name}=")]
+
     def _loading_row(self, label: str, row: int, sd: float) -> Any:
-        """One row of the loading matrix, a free ``N(0, sd^2 I_K)`` row or, with the rotation
-        fixed, a row of its LQ factor.
+        """One row of the LQ factor of the loading matrix (``rotation="lower-triangular"``).
 
         The stacked loading matrix ``Lambda = L Q`` (``Q`` orthogonal, ``L`` lower
         triangular in its first K rows with a positive diagonal) has the same likelihood for
@@ -193,7 +199,7 @@ class CopulaModel:
         quantity (``loading_gram``, the cells) is unchanged.
         """
         k = self.nodes.shape[1]
-        if self.model_config["rotation"] == "free" or row >= k:
+        if row >= k:
             return pm.Normal(f"loadings_row_{label}", 0.0, sd, shape=(k,))
         parts = []
         if row > 0:
@@ -203,11 +209,6 @@ class CopulaModel:
         if row + 1 < k:
             parts.append(pt.zeros((k - row - 1,)))
         return pt.concatenate(parts)
-
-    @staticmethod
-    def _loadings(name: str, rows: list[Any], dims: tuple[str, ...]) -> Any:
-        value = rows[0] if len(dims) == 1 else pt.stack(rows, axis=0)
-        return pm.Deterministic(name, value, dims=dims)
 
     # ------------------------------------------------------------ shared math
     def attribute_logps(self, params: dict[str, Any], xp: Any) -> tuple[list[Any], list[Any]]:
