@@ -38,11 +38,12 @@ from populace.benchmark import DOWNSTREAM  # noqa: E402
 from populace.datasets import Benchmark  # noqa: E402
 from populace.inference import check_convergence, fit, save_fit, sample_personas  # noqa: E402
 from populace.metrics import Personas, persona_codes, score  # noqa: E402
+from populace.study.spec import Study  # noqa: E402
 
 REP = ("Lean Rep", "Weak Rep", "Strong Rep")
 
 
-def state_errors(pers: Personas, pop: np.ndarray, bench: Benchmark, study) -> pd.DataFrame:
+def state_errors(pers: Personas, pop: np.ndarray, study: Study) -> pd.DataFrame:
     """Per-state Republican share: truth, model, national share and demographic oracle."""
     names = list(study.names)
     s, a, e, r, pid = (names.index(n) for n in ("state", "age", "educ", "race", "pid7"))
@@ -102,7 +103,7 @@ def run(bench: Benchmark, sample: str, *, draws: int, seed: int, fit_options: di
     )
     tables["worse_by"] = tables["srmse2"] - tables["independence"]
     tables["worse_beyond_mc"] = tables["worse_by"] > 2 * tables["mc_se"]
-    states = state_errors(pers, pop, bench, study)
+    states = state_errors(pers, pop, study)
     weights = states["N"] / states["N"].sum()
     return {
         "sample": sample,

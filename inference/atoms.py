@@ -146,7 +146,7 @@ def _dirichlet(rng: np.random.Generator, n: np.ndarray) -> np.ndarray:
 def _study_columns(model: CopulaModel) -> tuple[list[int], list[str], list[tuple[str, ...]]]:
     """Internal column of each study attribute, the names and the level labels."""
     s, study = model.structure, model.study
-    cols = [0 if name == s.geo_name else 1 + s.names.index(name) for name in study.names]
+    cols = [s.column(name) for name in study.names]
     return cols, list(study.names), [study.attribute(n).levels for n in study.names]
 
 
@@ -187,17 +187,16 @@ def _seed_unreached(
     col_of = dict(zip(names, cols, strict=True))
     seeds = []
     s = model.structure
+    live = codes[weights > 0].astype(np.int64)
     if s.n_geo > 1 and any(s.area):
         # An area's tables cross it with several attributes: raking needs records whose
         # combinations can meet all of them at once, which a handful of cell seeds may not hold.
-        held = np.bincount(codes[weights > 0][:, 0].astype(np.int64), minlength=s.n_geo)
+        held = np.bincount(live[:, 0], minlength=s.n_geo)
         for g in np.flatnonzero(held < SEEDS_PER_AREA):
             seeds.append(sampler.draw(rng, SEEDS_PER_AREA, fixed={0: int(g)}))
     for m in model.study.marginals:
         tcols = [col_of[a] for a in m.attributes]
-        held = np.bincount(
-            np.ravel_multi_index(codes[weights > 0][:, tcols].astype(np.int64).T, m.counts.shape), minlength=m.counts.size
-        )
+        held = np.bincount(np.ravel_multi_index(live[:, tcols].T, m.counts.shape), minlength=m.counts.size)
         for flat in np.flatnonzero((np.ravel(m.counts) > 0) & (held < SEEDS_PER_CELL)):
             cell = np.unravel_index(flat, m.counts.shape)
             seeds.append(sampler.draw(rng, SEEDS_PER_CELL, fixed={c: int(k) for c, k in zip(tcols, cell, strict=True)}))

@@ -119,8 +119,11 @@ def iter_personas(
     each posterior draw's population (for progress and reports). Memory is bounded by
     one population's records plus one chunk, whatever ``n`` and ``draws`` are.
     """
-    plan = _plan(fit, n, draws, seed, where)
-    for d in range(draws):
+    yield from _iter(_plan(fit, n, draws, seed, where), n, on_population)
+
+
+def _iter(plan: _Plan, n: int, on_population: Callable[[int, Population], None] | None = None) -> Iterator[PersonaChunk]:
+    for d in range(len(plan.picks)):
         pop = _population(plan, d)
         if on_population is not None:
             on_population(d, pop)
@@ -139,7 +142,7 @@ def _chunks(plan: _Plan, d: int, pop: Population, n: int) -> Iterator[PersonaChu
     cdf = np.cumsum(w)
     cdf /= cdf[-1]
     s, study = plan.model.structure, plan.model.study
-    cols = [0 if name == s.geo_name else 1 + s.names.index(name) for name in study.names]
+    cols = [s.column(name) for name in study.names]
     for k, start in enumerate(range(0, n, CHUNK)):
         size = min(CHUNK, n - start)
         rng = np.random.default_rng([plan.entropy, d, k])
@@ -184,17 +187,17 @@ def sample_personas(
         Dims ``(draw, persona)``; one integer-coded variable per attribute
         (labels in each variable's ``levels`` attribute).
     """
-    study = model_from_fit(fit).study
+    plan = _plan(fit, n, draws, seed, where)
+    study = plan.model.study
     codes = {name: np.empty((draws, n), dtype=np.int16) for name in study.names}
     dropped, unraked = [], 0
-    plan = _plan(fit, n, draws, seed, where)
 
     def note(d: int, pop: Population) -> None:
         nonlocal unraked
         dropped.append(pop.dropped)
         unraked += pop.rake is not None and not pop.rake.converged
 
-    for chunk in iter_personas(fit, n, draws=draws, seed=seed, where=where, on_population=note):
+    for chunk in _iter(plan, n, note):
         start = chunk.chunk * CHUNK
         for name, arr in chunk.codes.items():
             codes[name][chunk.draw, start : start + chunk.n] = arr
@@ -241,7 +244,7 @@ def write_personas(
 
     def chunks() -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         nonlocal done
-        for chunk in iter_personas(fit, n, draws=draws, seed=seed, where=where):
+        for chunk in _iter(plan, n):
             yield chunk.draw, chunk.codes
             done += chunk.n
             if progress is not None:
@@ -283,7 +286,9 @@ def write_personas_dataset(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        args = (fit, n, draws, seed, where, str(tmp), by_geography)
+        # The plan (model, posterior, picks, seed) travels to the workers whole, so every
+        # task draws from the same posterior draws as this process would.
+        args = (plan, n, str(tmp), by_geography)
         if client is None:
             rows = sum(_write_draw(d, *args) for d in range(draws))
         else:
@@ -297,13 +302,10 @@ def write_personas_dataset(
     return out, rows
 
 
-def _write_draw(
-    d: int, fit: xr.DataTree, n: int, draws: int, seed: int | None, where: Mapping[str, str] | None, root: str, by_geo: bool
-) -> int:
+def _write_draw(d: int, plan: _Plan, n: int, root: str, by_geo: bool) -> int:
     """One partition task: posterior draw ``d``'s personas, one file per chunk (and area)."""
     from populace.personas import write_parquet_stream
 
-    plan = _plan(fit, n, draws, seed, where)
     study, geo = plan.model.study, plan.model.structure.geo_name
     pop = _population(plan, d)
     rows = 0
@@ -332,7 +334,7 @@ def _where_columns(model: CopulaModel, where: Mapping[str, str] | None) -> dict[
         levels = study.attribute(name).levels
         if level not in levels:
             raise FitError(f"--where {name}={level}: {level!r} is not a level of {name}; levels are {', '.join(levels)}.")
-        out[0 if name == s.geo_name else 1 + s.names.index(name)] = levels.index(level)
+        out[s.column(name)] = levels.index(level)
     return out
 
 

@@ -121,8 +121,6 @@ class CopulaSampler:
                     continue
                 table = self.area[j].reshape(-1, self.area[j].shape[2])  # (G * Q, L)
                 codes[:, c] = _categorical(rng, table, g * len(log_w) + q)
-        for c, v in fixed.items():
-            codes[:, c] = v
         return self._complete_national(rng, codes, fixed)
 
     def _complete_national(self, rng: np.random.Generator, codes: np.ndarray, fixed: Mapping[int, int]) -> np.ndarray:

@@ -323,18 +323,14 @@ class CopulaModel:
             lp = self.logp_given_area(logps, geo, codes, xp) + log_geo[xp.data(geo)]
             parts.append(xp.logsumexp(lp.reshape((len(rows), size)), axis=1) if size > 1 else lp)
             order.append(rows)
-        if len(parts) == 1:
-            return parts[0][xp.data(np.argsort(order[0]))] if not _is_identity(order[0]) else parts[0]
+        if len(parts) == 1:  # one group holds every row, in order
+            return parts[0]
         perm = np.argsort(np.concatenate(order))
         return xp.concatenate(parts, axis=0)[xp.data(perm)]
 
 
 #: Most expanded rows :func:`expansion_groups` builds before refusing.
 MAX_EXPANDED = 5_000_000
-
-
-def _is_identity(rows: np.ndarray) -> bool:
-    return bool(np.array_equal(rows, np.arange(len(rows))))
 
 
 def expansion_groups(pat: Patterns, s: ModelStructure) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:

@@ -23,14 +23,6 @@ class Patterns:
     codes: np.ndarray  # (R, J) level codes, -1 = not observed
     counts: np.ndarray  # (R,)
 
-    def split_by_geography(self) -> list[Patterns]:
-        """Non-empty parts with known and with unknown geography."""
-        parts = []
-        for keep in (self.geo >= 0, self.geo < 0):
-            if keep.any():
-                parts.append(Patterns(self.geo[keep], self.codes[keep], self.counts[keep]))
-        return parts
-
 
 @dataclass(frozen=True, eq=False)
 class CensusTable:
@@ -63,6 +55,10 @@ class ModelStructure:
     @property
     def joint_shape(self) -> tuple[int, ...]:
         return (self.n_geo, *self.n_levels)
+
+    def column(self, name: str) -> int:
+        """Internal column of attribute ``name``: 0 the geography, then ``names`` in order."""
+        return 0 if name == self.geo_name else 1 + self.names.index(name)
 
     @property
     def area(self) -> tuple[bool, ...]:
