@@ -1,0 +1,5 @@
+"""``python -m populace.cli``."""
+
+from populace.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""``populace fit``: fit the model to a study and save it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from populace.cli._common import PROG, check_writable, import_inference, nonnegative_int, positive_int, size
+from populace.progress import Progress
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "fit",
+        parents=[common],
+        help="fit the copula model to a study and save the fit",
+        description="Load STUDY.toml, fit the model, save it to --out and report convergence.",
+    )
+    p.add_argument("study", metavar="STUDY.toml", help="study file (attributes, census tables, microdata)")
+    p.add_argument("--out", "-o", required=True, metavar="FIT.nc", help="where to save the fit (netCDF)")
+    p.add_argument("--factors", type=positive_int, metavar="K", help="latent factors (default 3)")
+    p.add_argument("--draws", type=positive_int, metavar="N", help="posterior draws per chain (default 500)")
+    p.add_argument("--tune", type=nonnegative_int, metavar="N", help="tuning steps per chain (default 500)")
+    p.add_argument("--chains", type=positive_int, metavar="N", help="chains (default 2)")
+    p.add_argument(
+        "--sampler",
+        choices=("pymc", "nutpie", "numpyro", "blackjax"),
+        default="pymc",
+        help="NUTS implementation (default pymc; the others need their package)",
+    )
+    p.add_argument(
+        "--method",
+        choices=("nuts", "advi"),
+        default="nuts",
+        help="nuts (default, full posterior) or advi (fast, intervals too narrow)",
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    say = Progress()
+    out = Path(args.out)
+    check_writable(out)
+    say(f"loading study {args.study} ...")
+    from populace.study import load_study
+
+    study = load_study(args.study)
+    inference = import_inference(verbose=args.verbose)
+    if args.method == "nuts":
+        say("compiling and sampling (this takes about a minute) ...")
+    else:
+        say("compiling and fitting ADVI ...")
+    fitted = inference.fit(
+        study,
+        method=args.method,
+        sampler=args.sampler,
+        factors=args.factors,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        progressbar=sys.stderr.isatty(),
+        # Diagnostics are printed below in words; a warning would repeat them.
+        warn=False,
+    )
+    say(f"saving {out} ...")
+    inference.save_fit(fitted, out)
+    say("done")
+    if args.method == "nuts":
+        diag = inference.check_convergence(fitted, warn=False)
+        print(f"convergence: {'ok' if diag.ok else 'PROBLEMS'}: {diag.to_text()}")
+    else:
+        print("convergence: not checked (ADVI is an approximation; its intervals are too narrow)")
+    print(f"fit saved to {out} ({size(out)})")
+    print(f"next: {PROG} generate {out} --n 1000 --draws 20 --out personas.parquet")
