@@ -2,7 +2,7 @@
 
 For each sample: fit with the default settings (or ``--fit-options``), draw ``--draws``
 posterior persona sets of N = 17,476 personas each, and score them pooled over draws as
-in the shared README (:func:`populace.metrics.score`). Also reported:
+in the shared README (:func:`populace.evaluation.metrics.score`). Also reported:
 
 * every 2-way table against the independence product, with the Monte-Carlo error of
   the table's SRMSE2 (sd over posterior draws / sqrt(draws));
@@ -34,10 +34,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from populace.atomic import atomic_path  # noqa: E402
-from populace.benchmark import DOWNSTREAM  # noqa: E402
-from populace.datasets import Benchmark  # noqa: E402
+from populace.evaluation.benchmark import DOWNSTREAM  # noqa: E402
+from populace.evaluation.datasets import Benchmark  # noqa: E402
 from populace.inference import check_convergence, fit, save_fit, sample_personas  # noqa: E402
-from populace.metrics import Personas, persona_codes, score  # noqa: E402
+from populace.evaluation.metrics import Personas, persona_codes, score  # noqa: E402
 from populace.study.spec import Study  # noqa: E402
 
 REP = ("Lean Rep", "Weak Rep", "Strong Rep")

@@ -42,7 +42,7 @@ def _one(case: str, anes: str | None) -> None:
     if case.startswith("anes"):
         study = populace.load_study(Path(anes) / "study_srs_f0.01_s0.toml")
     elif case == "new sample":
-        from populace.datasets import build_gss
+        from populace.evaluation.datasets import build_gss
 
         study = build_gss(seeds={0.005: (0,)}, biased=False).study("srs_f0.005_s0")
     else:

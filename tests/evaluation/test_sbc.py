@@ -1,4 +1,4 @@
-"""``populace.sbc``: rank statistics and the uniformity test on synthetic ranks.
+"""``populace.evaluation.sbc``: rank statistics and the uniformity test on synthetic ranks.
 
 A full SBC run fits the model many times (minutes); here the statistics are checked on
 a conjugate normal model whose posterior is known exactly, and the simulator on one
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from populace import sbc
+from populace.evaluation import sbc
 
 
 def test_rank_statistic_extremes_and_middle() -> None:

@@ -1,4 +1,4 @@
-"""Plots of a benchmark table (from :func:`populace.benchmark.run_benchmark`).
+"""Plots of a benchmark table (from :func:`populace.evaluation.benchmark.run_benchmark`).
 
 matplotlib is imported inside each function (with the non-interactive ``Agg`` backend),
 so importing this module is cheap and needs no display.
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from populace.benchmark import DRAW_METHODS, METHODS, calibrated_coverage
+from populace.evaluation.benchmark import DRAW_METHODS, METHODS, calibrated_coverage
 
 __all__ = ["plot_all", "plot_srmse_by_order", "plot_recall_vs_false", "plot_coverage"]
 
@@ -107,7 +107,7 @@ def plot_coverage(df: pd.DataFrame, path: Path) -> Path:
     """90 % interval coverage of 2-way cells per draw-based method and sample.
 
     The solid line is the nominal 0.90; the dashed one what a calibrated generator
-    scores with this many draws (:func:`populace.benchmark.calibrated_coverage`).
+    scores with this many draws (:func:`populace.evaluation.benchmark.calibrated_coverage`).
     """
     plt = _pyplot()
     data = df[df["method"].isin(DRAW_METHODS) & df["cov90"].notna()]

@@ -1,8 +1,8 @@
 """Score persona generators on a benchmark: the engine of ``populace benchmark``.
 
-For every chosen microdata sample of a :class:`populace.datasets.Benchmark`, every
+For every chosen microdata sample of a :class:`populace.evaluation.datasets.Benchmark`, every
 method and every seed, the method sees the study (census tables + that sample), draws
-persona sets, and :func:`populace.metrics.score` compares them with the true population.
+persona sets, and :func:`populace.evaluation.metrics.score` compares them with the true population.
 One row of the result per (sample, seed, method).
 
 Methods
@@ -21,7 +21,7 @@ Draws
 -----
 Methods with posterior uncertainty (:data:`DRAW_METHODS`) make ``draws`` persona sets;
 the others make one (more draws of a point generator only add Monte-Carlo noise). The
-main metrics **pool** the draws (see :mod:`populace.metrics`); ``srmse{k}_per_draw``
+main metrics **pool** the draws (see :mod:`populace.evaluation.metrics`); ``srmse{k}_per_draw``
 and ``tvd_joint_per_draw`` average them over draws instead, i.e. the error of one
 synthetic population. ``cov90`` is the 90 % interval coverage of 2-way cells across
 draws; with ``D`` draws and numpy's linear quantiles even a perfectly calibrated
@@ -43,8 +43,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from populace.datasets import Benchmark
-from populace.metrics import Downstream, score
+from populace.evaluation.datasets import Benchmark
+from populace.evaluation.metrics import Downstream, score
 from populace.personas import persona_dataset
 from populace.study.spec import Study
 
@@ -284,7 +284,7 @@ def run_benchmark(
     -------
     pandas.DataFrame
         One row per (sample, seed, method): ``dataset, sample, n_sample, seed, method,
-        n_draws, n_personas``, the metrics of :func:`populace.metrics.score` (pooled
+        n_draws, n_personas``, the metrics of :func:`populace.evaluation.metrics.score` (pooled
         over draws), ``*_per_draw`` SRMSE / TVD, downstream errors, ``srmse2[a×b]`` and
         ``srmse2_indep[a×b]`` per 2-way table, ``fit_s``, ``generate_s``, ``score_s``
         and, for ``populace``, ``rhat_max``, ``ess_min``, ``divergences``.
@@ -400,7 +400,7 @@ def write_results(
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"md": folder / f"{stem}.md", "csv": folder / f"{stem}.csv"}
     if plots:
-        from populace import benchplots
+        from populace.evaluation import benchplots
 
         paths.update(benchplots.plot_all(df, folder))
     _atomic_write(paths["csv"], df.to_csv(index=False, float_format="%.6g"))
@@ -437,7 +437,7 @@ def markdown(df: pd.DataFrame, *, command: str, images: Mapping[str, str] | None
         f"Personas per draw: {_uniq(df, 'n_personas')}; draws: {_uniq(df, 'n_draws')} "
         f"(draw-based methods: {', '.join(sorted(DRAW_METHODS))}; the others one draw). "
         f"Seeds: {', '.join(map(str, seeds))}" + (" (cells: mean±sd over seeds)." if len(seeds) > 1 else "."),
-        "Metrics from `populace.metrics.score` (definitions in its docstring), pooled over draws; "
+        "Metrics from `populace.evaluation.metrics.score` (definitions in its docstring), pooled over draws; "
         "'SRMSE2 per draw' is the mean over draws, the error of one synthetic population. "
         "SZ recall: share of the population mass in combinations the sample lacks that the "
         "method produces at all; false combo: synthetic mass on combinations absent from the "

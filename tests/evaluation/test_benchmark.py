@@ -1,4 +1,4 @@
-"""``populace.benchmark`` and ``populace benchmark`` on a tiny hand-built benchmark.
+"""``populace.evaluation.benchmark`` and ``populace benchmark`` on a tiny hand-built benchmark.
 
 Only cheap peers run; the ``populace`` method is replaced by a stand-in, so no test here
 compiles or samples a PyMC model.
@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from populace import benchmark as bm
+from populace.evaluation import benchmark as bm
 from populace.baselines import BootstrapGenerator
 from populace.cli import BENCHMARK_DATASETS, BENCHMARK_METHODS, main
-from populace.datasets import BUILDERS, Benchmark, census_filename, census_table
-from populace.metrics import Downstream
+from populace.evaluation.datasets import BUILDERS, Benchmark, census_filename, census_table
+from populace.evaluation.metrics import Downstream
 from populace.study.spec import Attribute
 
 ATTRS = (
@@ -137,7 +137,7 @@ def test_write_results(table: pd.DataFrame, tmp_path: Path) -> None:
 
 
 def test_coverage_plot_without_draw_methods(table: pd.DataFrame, tmp_path: Path) -> None:
-    from populace.benchplots import plot_all
+    from populace.evaluation.benchplots import plot_all
 
     point = table[table["method"] != "bb"]
     paths = plot_all(point, tmp_path)

