@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,8 @@ import pymc as pm
 import xarray as xr
 
 from populace.errors import FitError
-from populace.inference.diagnostics import check_convergence
+from populace.inference.advi import fit_advi
+from populace.inference.diagnostics import ConvergenceWarning, check_convergence
 from populace.inference.io import FIT_FORMAT
 from populace.models.copula import CopulaModel
 from populace.study.serialize import study_to_dict
@@ -21,7 +24,9 @@ from populace.study.spec import Study
 __all__ = ["fit", "METHODS", "SAMPLERS"]
 
 METHODS = ("nuts", "advi")
-SAMPLERS = ("pymc", "nutpie", "numpyro", "blackjax")
+# numpyro and blackjax are not offered: they run through PyTensor's JAX backend, which has
+# no implementation of the numba solver Ops in populace.models.solve.
+SAMPLERS = ("pymc", "nutpie")
 
 
 def fit(
@@ -47,14 +52,17 @@ def fit(
         Census tables plus microdata.
     method
         ``"nuts"`` (default; full posterior) or ``"advi"`` (fast mean-field
-        variational approximation: intervals too narrow, use for exploration).
+        variational approximation, stopped when its loss plateaus: intervals too
+        narrow, use for exploration; see :mod:`populace.inference.advi`).
     sampler
-        NUTS implementation: ``"pymc"`` (default), ``"nutpie"``, ``"numpyro"`` or
-        ``"blackjax"`` (the last three need their package installed).
+        NUTS implementation: ``"pymc"`` (default) or ``"nutpie"`` (needs
+        ``pip install populace[nutpie]``).
     factors
-        Number of latent factors K (default 2).
+        Number of latent factors K (default 3).
     draws, tune, chains
         Posterior draws per chain, tuning steps, chains (defaults 500 / 500 / 2).
+        ADVI has no chains: it returns ``draws * chains`` draws of the approximation
+        as one chain, and ignores ``tune``.
     seed
         Random seed; the same seed gives the same fit.
     model_config, sampler_config
@@ -101,36 +109,54 @@ def fit(
 
 def _nuts(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar: bool) -> xr.DataTree:
     kwargs: dict[str, Any] = {}
+    if sc["sampler"] != "pymc" and importlib.util.find_spec(sc["sampler"]) is None:
+        raise FitError(
+            f"sampler {sc['sampler']!r} is not installed. Fix: pip install 'populace[{sc['sampler']}]', "
+            "or use --sampler pymc."
+        )
     if sc["sampler"] == "pymc":
         kwargs["target_accept"] = sc["target_accept"]
         kwargs["init"] = sc["init"]
         kwargs["cores"] = min(int(sc["chains"]), os.cpu_count() or 1)
     else:  # external samplers take their options in nuts={...}
         kwargs["nuts"] = {"target_accept": sc["target_accept"]}
-    try:
-        with pm_model:
-            return pm.sample(
-                draws=int(sc["draws"]),
-                tune=int(sc["tune"]),
-                chains=int(sc["chains"]),
-                nuts_sampler=sc["sampler"],
-                random_seed=seed,
-                progressbar=progressbar,
-                compute_convergence_checks=False,
-                **kwargs,
-            )
-    except ImportError as exc:
-        raise FitError(
-            f"sampler {sc['sampler']!r} is not installed ({exc}). Fix: pip install {sc['sampler']}, "
-            "or use --sampler pymc."
-        ) from None
+    with pm_model:
+        return pm.sample(
+            draws=int(sc["draws"]),
+            tune=int(sc["tune"]),
+            chains=int(sc["chains"]),
+            nuts_sampler=sc["sampler"],
+            random_seed=seed,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+            **kwargs,
+        )
 
 
 def _advi(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar: bool) -> xr.DataTree:
-    with pm_model:
-        approx = pm.fit(n=int(sc["advi_steps"]), method="advi", random_seed=seed, progressbar=progressbar)
-        tree = approx.sample(int(sc["draws"]), random_seed=seed)
-    return tree
+    try:
+        result = fit_advi(
+            pm_model,
+            draws=int(sc["draws"]) * int(sc["chains"]),
+            max_steps=int(sc["advi_steps"]),
+            learning_rate=float(sc["advi_learning_rate"]),
+            window=int(sc["advi_window"]),
+            seed=seed,
+            progressbar=progressbar,
+        )
+    except FloatingPointError as exc:
+        raise FitError(
+            f"ADVI diverged (the loss became NaN: {str(exc).splitlines()[0]}). "
+            "Fix: lower sampler_config['advi_learning_rate'], or use method='nuts'."
+        ) from None
+    if not result.converged:
+        warnings.warn(
+            f"ADVI stopped at its step limit ({result.steps:,}) before its loss plateaued; "
+            "raise sampler_config['advi_steps'] or use method='nuts'.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return result.tree
 
 
 def _attach(tree: xr.DataTree, model: CopulaModel, *, seed: int | None, elapsed: float) -> xr.DataTree:

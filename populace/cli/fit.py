@@ -25,15 +25,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--chains", type=positive_int, metavar="N", help="chains (default 2)")
     p.add_argument(
         "--sampler",
-        choices=("pymc", "nutpie", "numpyro", "blackjax"),
+        choices=("pymc", "nutpie"),
         default="pymc",
-        help="NUTS implementation (default pymc; the others need their package)",
+        help="NUTS implementation (default pymc; nutpie needs pip install 'populace[nutpie]')",
     )
     p.add_argument(
         "--method",
         choices=("nuts", "advi"),
         default="nuts",
-        help="nuts (default, full posterior) or advi (fast, intervals too narrow)",
+        help="nuts (default, full posterior) or advi (fast approximation, stopped when its loss "
+        "plateaus; intervals too narrow)",
     )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.set_defaults(run=run)
@@ -72,6 +73,11 @@ def run(args: argparse.Namespace) -> None:
         diag = inference.check_convergence(fitted, warn=False)
         print(f"convergence: {'ok' if diag.ok else 'PROBLEMS'}: {diag.to_text()}")
     else:
-        print("convergence: not checked (ADVI is an approximation; its intervals are too narrow)")
+        advi = fitted["advi"].to_dataset()
+        state = "loss plateaued" if advi.attrs["converged"] else "step limit reached before the loss plateaued"
+        print(
+            f"ADVI: {advi.attrs['steps']:,} steps, {state}; an approximation: its intervals are too "
+            "narrow (R-hat does not apply)"
+        )
     print(f"fit saved to {out} ({size(out)})")
     print(f"next: {PROG} generate {out} --n 1000 --draws 20 --out personas.parquet")
