@@ -85,3 +85,16 @@ def test_offered_samplers_only(simulated):
     assert SAMPLERS == ("pymc", "nutpie")
     with pytest.raises(FitError, match="unknown sampler 'numpyro'"):
         fit(study, sampler="numpyro")
+
+
+@pytest.mark.slow
+def test_nutpie_runs_and_finds_the_dependence(simulated):
+    """A real short nutpie run (every offered sampler runs in CI): the strong age x church
+    dependence (true Gram entry 0.41) is found, as in the pymc recovery test."""
+    pytest.importorskip("nutpie")
+    study, _ = simulated
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = fit(study, sampler="nutpie", model_config=CONFIG, draws=150, tune=150, chains=1, seed=2, warn=False)
+    gram = f["posterior"]["loading_gram"]
+    assert float(gram.sel(loading_row="age", loading_row_bis="church").quantile(0.05)) > 0.2
