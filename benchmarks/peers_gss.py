@@ -30,6 +30,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from populace.atomic import write_text  # noqa: E402
 from populace.baselines import PEERS  # noqa: E402
 from populace.evaluation.datasets import Benchmark, build_gss  # noqa: E402
 from populace.evaluation.metrics import Downstream, score  # noqa: E402
@@ -182,17 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     df.insert(1, "group", [_group(s) for s in df["sample"]])
 
     args.out.mkdir(parents=True, exist_ok=True)
-    _write(args.out / "peers_gss.csv", df.to_csv(index=False, float_format="%.6g"))
+    write_text(args.out / "peers_gss.csv", df.to_csv(index=False, float_format="%.6g"))
     text = markdown(df, command)
-    _write(args.out / "peers_gss.md", text)
+    write_text(args.out / "peers_gss.md", text)
     print(text)
     return 0
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

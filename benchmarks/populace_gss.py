@@ -30,6 +30,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from populace.atomic import write_text  # noqa: E402
 from populace.evaluation.datasets import Benchmark, build_gss  # noqa: E402
 from populace.inference.generate import sample_personas  # noqa: E402
 from populace.inference import check_convergence, fit  # noqa: E402
@@ -146,11 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     df, tables = pd.DataFrame(rows), pd.concat(tabs)
     command = "OPENBLAS_NUM_THREADS=1 python benchmarks/populace_gss.py " + shlex.join(list(argv or sys.argv[1:]))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     stem = "populace_gss" if not args.source else f"populace_{Path(args.source).name}_shared"
-    (out / f"{stem}.md").write_text(markdown(df, tables, command))
-    df.to_csv(out / f"{stem}.csv", index=False)
-    tables.to_csv(out / f"{stem}_tables.csv", index=False)
+    write_text(out / f"{stem}.md", markdown(df, tables, command))
+    write_text(out / f"{stem}.csv", df.to_csv(index=False))
+    write_text(out / f"{stem}_tables.csv", tables.to_csv(index=False))
     print(markdown(df, tables, command))
     return 0
 

@@ -15,8 +15,6 @@ many, draws the other chunks.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from populace.atomic import atomic_dir
 from populace.errors import FitError
 from populace.inference.atoms import Population, draw_population
 from populace.inference.fit import model_from_fit, posterior_draws
@@ -283,9 +282,7 @@ def write_personas_dataset(
     plan = _plan(fit, n, draws, seed, where)
     if by_geography and plan.model.structure.geo_name is None:
         raise FitError("--partition-by geography: this study has no geography attribute.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         # The plan (model, posterior, picks, seed) travels to the workers whole, so every
         # task draws from the same posterior draws as this process would.
         args = (plan, n, str(tmp), by_geography)
@@ -293,12 +290,6 @@ def write_personas_dataset(
             rows = sum(_write_draw(d, *args) for d in range(draws))
         else:
             rows = sum(client.gather(client.map(_write_draw, range(draws), *[[a] * draws for a in args], pure=False)))
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out, rows
 
 

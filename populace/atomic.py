@@ -1,22 +1,27 @@
-"""One atomic writer: a temp file beside the target, renamed over it only when complete."""
+"""One atomic writer: a temp file (or folder) beside the target, renamed over it only when complete.
+
+Every file the package writes goes through :func:`atomic_path` (or :func:`write_text`,
+its shorthand for text), every output folder through :func:`atomic_dir`: on any failure
+the temp is removed and the target is untouched, so a reader never sees half an output.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "atomic_dir", "write_text"]
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[Path]:
     """Yield a temp path in ``path``'s directory; on success ``os.replace`` it onto ``path``.
 
-    On any failure the temp file is removed and ``path`` is untouched, so a reader never
-    sees a half-written file.
+    ``suffix`` keeps the extension for writers that infer the format from it (``.png``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,6 +34,31 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temp folder beside ``path``; on success it replaces ``path`` (which, if it
+    exists, must be an empty folder: a folder of results is never merged into)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if path.exists():
+            path.rmdir()
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path`` atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+    return Path(path)
 
 
 def _umask() -> int:

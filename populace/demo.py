@@ -10,7 +10,6 @@ with a 90 % interval across posterior draws.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from populace.atomic import write_text
 from populace.progress import Progress
 from populace.study.spec import Study
 
@@ -133,7 +133,7 @@ def run_demo(
         title="populace demo: the bundled GSS 2000-2018 example",
         header=header,
     )
-    _write_text_atomic(paths["report"], text)
+    write_text(paths["report"], text)
 
     echo(f"convergence: {'ok' if diag.ok else 'PROBLEMS (see report)'}: {diag.to_text()}")
     echo(f"fit:      {paths['fit']}")
@@ -287,23 +287,3 @@ def _timed(echo: Callable[[str], None]) -> Callable[[str], None]:
     """Progress lines with elapsed seconds, sent through ``echo``."""
     clock = Progress()
     return lambda message: echo(f"[{clock.elapsed:5.1f} s] {message}")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temp file and rename, so a crash never leaves half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a report is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

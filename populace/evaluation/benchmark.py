@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from populace.atomic import write_text
 from populace.evaluation.datasets import Benchmark
 from populace.evaluation.metrics import Downstream, score
 from populace.personas import persona_dataset
@@ -403,9 +404,9 @@ def write_results(
         from populace.evaluation import benchplots
 
         paths.update(benchplots.plot_all(df, folder))
-    _atomic_write(paths["csv"], df.to_csv(index=False, float_format="%.6g"))
+    write_text(paths["csv"], df.to_csv(index=False, float_format="%.6g"))
     images = {k: p.name for k, p in paths.items() if k not in ("md", "csv")}
-    _atomic_write(paths["md"], markdown(df, command=command, images=images))
+    write_text(paths["md"], markdown(df, command=command, images=images))
     return paths
 
 
@@ -499,9 +500,3 @@ def _fmt(values: pd.Series, digits: int = 3) -> str:
         return f"{v.iloc[0]:.{digits}f}"
     sd = v.std(ddof=1)
     return f"{v.mean():.{digits}f}±{sd:.{digits}f}" if not math.isnan(sd) else f"{v.mean():.{digits}f}"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from populace.atomic import atomic_path
 from populace.evaluation.benchmark import DRAW_METHODS, METHODS, calibrated_coverage
 
 __all__ = ["plot_all", "plot_srmse_by_order", "plot_recall_vs_false", "plot_coverage"]
@@ -169,6 +170,9 @@ def _sample_title(part: pd.DataFrame) -> str:
 def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with atomic_path(path, suffix=path.suffix) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path

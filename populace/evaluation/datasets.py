@@ -49,7 +49,6 @@ import io
 import itertools
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from populace.atomic import atomic_path, write_text
 from populace.study.spec import Attribute, Marginal, Microdata, Study
 
 __all__ = [
@@ -175,12 +175,12 @@ class Benchmark:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         for attrs, df in self.census.items():
-            _atomic_write_text(out / census_filename(attrs), _csv_text(df))
+            write_text(out / census_filename(attrs), _csv_text(df))
         for name, df in self.samples.items():
-            _atomic_write_text(out / f"sample_{name}.csv", _csv_text(df))
-            _atomic_write_text(out / f"study_{name}.toml", self.study_toml(name))
-        _atomic_write_parquet(out / "population.parquet", self.population)
-        _atomic_write_text(out / "meta.json", json.dumps(self.meta, indent=1) + "\n")
+            write_text(out / f"sample_{name}.csv", _csv_text(df))
+            write_text(out / f"study_{name}.toml", self.study_toml(name))
+        _write_parquet(out / "population.parquet", self.population)
+        write_text(out / "meta.json", json.dumps(self.meta, indent=1) + "\n")
         return out
 
     def study_toml(self, sample: str, *, header: str | None = None) -> str:
@@ -502,15 +502,15 @@ def build_bundled(directory: str | os.PathLike[str] | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     bench = build_gss(seeds={0.01: (0,)}, biased=False)
     for attrs, df in bench.census.items():
-        _atomic_write_text(out / census_filename(attrs), _csv_text(df))
+        write_text(out / census_filename(attrs), _csv_text(df))
     sample = bench.samples[_BUNDLED_SAMPLE]
-    _atomic_write_text(out / f"sample_{_BUNDLED_SAMPLE}.csv", _csv_text(sample))
+    write_text(out / f"sample_{_BUNDLED_SAMPLE}.csv", _csv_text(sample))
     header = (
         f"# Example study: GSS 2000-2018 census tables (N = {bench.N:,}) and a simple random\n"
         f"# 1 % sample (n = {len(sample)}, seed 0). Regenerate with `{_BUNDLED_COMMAND}`."
     )
-    _atomic_write_text(out / "study.toml", bench.study_toml(_BUNDLED_SAMPLE, header=header))
-    _atomic_write_text(out / "README.md", _bundled_readme(bench, len(sample)))
+    write_text(out / "study.toml", bench.study_toml(_BUNDLED_SAMPLE, header=header))
+    write_text(out / "README.md", _bundled_readme(bench, len(sample)))
     return out
 
 
@@ -732,32 +732,15 @@ def _census_array(df: pd.DataFrame, attributes: Sequence[Attribute]) -> np.ndarr
     return flat.reshape(shape)
 
 
+def _write_parquet(path: Path, df: pd.DataFrame) -> None:
+    with atomic_path(path, suffix=".parquet") as tmp:
+        df.to_parquet(tmp, index=False)
+
+
 def _csv_text(df: pd.DataFrame) -> str:
     buf = io.StringIO()
     df.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue()
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------- CLI

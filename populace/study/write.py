@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from populace.atomic import atomic_path, write_text
 from populace.study.spec import Study
 
 __all__ = ["write_study"]
@@ -85,13 +86,11 @@ def write_study(
     if weight is not None:
         lines.append(f"weight = {_string(weight)}")
 
-    path = folder / filename
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_text(folder / filename, "\n".join(lines) + "\n")
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
+    with atomic_path(path, suffix=".csv") as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
