@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from populace.study.shares import census_margin, kish_n_eff
 from populace.study.spec import Study
 
 __all__ = ["ModelStructure", "build_structure"]
@@ -83,13 +84,13 @@ def build_structure(study: Study) -> ModelStructure:
         for m in study.marginals
     )
     margins = tuple(_area_margin(census, axis_of[n]) if geo is not None else None for n in names)
-    national = tuple(_national_margin(census, axis_of[n]) for n in names)
-    geo_shares = _geo_shares(census) if geo is not None else np.ones(1)
+    national = tuple(census_margin(study, n) for n in names)
+    geo_shares = census_margin(study, geo.name) if geo is not None else np.ones(1)
 
     # Microdata: Kish effective size, so that unequal weights count as less information.
     md = study.microdata
     w = np.asarray(md.weights, float)
-    n_eff = float(w.sum() ** 2 / (w**2).sum())
+    n_eff = kish_n_eff(w)
     w = w * (n_eff / w.sum())
     col = {n: study.index(n) for n in study.names}
     codes = md.codes[:, [col[n] for n in names]] if names else np.zeros((md.n_rows, 0), int)
@@ -135,25 +136,6 @@ def _area_margin(census: tuple[CensusTable, ...], axis: int) -> np.ndarray | Non
     tot = c.sum(axis=1, keepdims=True)
     national = c.sum(axis=0) / c.sum()
     return np.where(tot > 0, c / np.where(tot > 0, tot, 1), national)
-
-
-def _national_margin(census: tuple[CensusTable, ...], axis: int) -> np.ndarray | None:
-    """(L,) national shares of one attribute from any table holding it; None = learned."""
-    for t in census:
-        if axis in t.axes:
-            other = tuple(i for i, a in enumerate(t.axes) if a != axis)
-            c = t.counts.sum(axis=other) if other else t.counts
-            return c / c.sum()
-    return None
-
-
-def _geo_shares(census: tuple[CensusTable, ...]) -> np.ndarray | None:
-    for t in census:
-        if 0 in t.axes:
-            other = tuple(i for i, a in enumerate(t.axes) if a != 0)
-            c = t.counts.sum(axis=other) if other else t.counts
-            return c / c.sum()
-    return None
 
 
 def _collapse(geo: np.ndarray, codes: np.ndarray, w: np.ndarray) -> Patterns:

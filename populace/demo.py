@@ -19,6 +19,7 @@ import xarray as xr
 
 from populace.atomic import write_text
 from populace.progress import Progress
+from populace.study.shares import census_margin
 from populace.study.spec import Study
 
 __all__ = ["run_demo", "demo_report", "DemoSettings", "FULL", "QUICK"]
@@ -211,7 +212,7 @@ def demo_report(
         "Personas are raked to every census table, so these should agree up to noise.",
     ]
     for a in study.attributes:
-        census = census_shares(study, a.name)
+        census = census_margin(study, a.name)
         gen = draw_shares(personas, a.name, a.n_levels)
         lines += ["", f"### {a.name}", "", "| level | census | generated | 90 % interval |", "|---|---:|---:|---:|"]
         for i, level in enumerate(a.levels):
@@ -220,17 +221,6 @@ def demo_report(
     if outcome[0] in study.names and by in study.names:
         lines += ["", *_crosstab_section(study, personas, outcome, by)]
     return "\n".join(lines) + "\n"
-
-
-def census_shares(study: Study, name: str) -> np.ndarray | None:
-    """Shares of the levels of ``name`` from the smallest census table that has it."""
-    tables = [m for m in study.marginals if name in m.attributes]
-    if not tables:
-        return None
-    m = min(tables, key=lambda t: len(t.attributes))
-    axis = m.attributes.index(name)
-    counts = np.moveaxis(np.asarray(m.counts, dtype=float), axis, 0).reshape(m.counts.shape[axis], -1).sum(axis=1)
-    return counts / counts.sum()
 
 
 def draw_shares(personas: xr.Dataset, name: str, n_levels: int) -> np.ndarray:

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from populace.study.shares import reference_margin
 from populace.study.spec import Study
 
 if TYPE_CHECKING:  # matplotlib is imported lazily
@@ -263,7 +264,7 @@ def margin_intervals(personas: Personas, study: Study, *, ci_prob: float = 0.9) 
     """
     frames = []
     for a in study.attributes:
-        ref, source = _census_margin(study, a.name)
+        ref, source = reference_margin(study, a.name)
         tab = crosstab_intervals(personas, a.name, ci_prob=ci_prob)
         frames.append(
             pd.DataFrame(
@@ -281,22 +282,6 @@ def margin_intervals(personas: Personas, study: Study, *, ci_prob: float = 0.9) 
     out = pd.concat(frames, ignore_index=True)
     out["covered"] = (out["lo"] <= out["census"]) & (out["census"] <= out["hi"])
     return out
-
-
-def _census_margin(study: Study, name: str) -> tuple[np.ndarray, str]:
-    tables = sorted((m for m in study.marginals if name in m.attributes), key=lambda m: len(m.attributes))
-    if tables:
-        m = tables[0]
-        axis = m.attributes.index(name)
-        other = tuple(i for i in range(len(m.attributes)) if i != axis)
-        counts = np.asarray(m.counts, dtype=float).sum(axis=other) if other else np.asarray(m.counts, float)
-        return counts / counts.sum(), "census"
-    j = study.index(name)
-    codes = np.asarray(study.microdata.codes)[:, j]
-    w = np.asarray(study.microdata.weights, dtype=float)
-    ok = codes >= 0
-    counts = np.bincount(codes[ok], weights=w[ok], minlength=study.attribute(name).n_levels)
-    return counts / counts.sum(), "sample"
 
 
 def _posterior(fit: xr.DataTree | xr.Dataset) -> xr.Dataset:

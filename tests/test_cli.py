@@ -262,7 +262,8 @@ def test_help_through_the_real_module() -> None:
 def test_demo_report_compares_census_and_shows_the_crosstab() -> None:
     # Random personas on the bundled study: checks the report's layout, not the model.
     from populace.data import example_study_path
-    from populace.demo import census_shares, demo_report
+    from populace.demo import demo_report
+    from populace.study.shares import census_margin
     from populace.personas import persona_dataset
     from populace.study import load_study
 
@@ -273,7 +274,7 @@ def test_demo_report_compares_census_and_shows_the_crosstab() -> None:
     assert "census N = 14,064" in text and "R-hat max 1.001" in text
     for a in study.attributes:
         assert f"### {a.name}" in text
-        shares = census_shares(study, a.name)
+        shares = census_margin(study, a.name)
         assert shares is not None and shares.sum() == pytest.approx(1.0)
     assert "## Share with abany = Yes, by partyid" in text
     assert "No census table crosses these two" in text

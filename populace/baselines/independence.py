@@ -6,37 +6,16 @@ import numpy as np
 import xarray as xr
 
 from populace.baselines.base import Resample, integerize, to_personas
+from populace.study.shares import reference_margin
 from populace.study.spec import Study
 
 __all__ = ["IndependenceGenerator", "margins"]
 
 
 def margins(study: Study) -> list[np.ndarray]:
-    """1-D share vector of every attribute, in study order.
-
-    Taken from the first census table that holds the attribute (a 1-D table if there is
-    one, else summed out of a cross-tab). An attribute no table covers gets the weighted
-    sample margin over the rows where it is observed (available cases: missing cells of
-    other attributes do not matter here).
-    """
-    out = []
-    codes = np.asarray(study.microdata.codes)
-    weights = np.asarray(study.microdata.weights, dtype=float)
-    for j, a in enumerate(study.attributes):
-        holding = (m for m in study.marginals if a.name in m.attributes)
-        tables = sorted(holding, key=lambda m: len(m.attributes))
-        if tables:
-            m = tables[0]
-            axis = m.attributes.index(a.name)
-            counts = m.counts.sum(axis=tuple(i for i in range(m.counts.ndim) if i != axis))
-        else:
-            seen = codes[:, j] >= 0
-            counts = np.bincount(codes[seen, j], weights=weights[seen], minlength=a.n_levels)
-        counts = np.asarray(counts, dtype=float)
-        if counts.sum() <= 0:
-            raise ValueError(f"no data for the margin of {a.name!r}")
-        out.append(counts / counts.sum())
-    return out
+    """1-D share vector of every attribute, in study order: its census margin, else (no
+    census table) its weighted sample margin (:func:`populace.study.shares.reference_margin`)."""
+    return [reference_margin(study, a.name)[0] for a in study.attributes]
 
 
 class IndependenceGenerator:

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from populace.errors import StudyError
+from populace.study._cells import unique_header
 from populace.study.attributes import check_attributes
 from populace.study.build import Table, build_study
 from populace.study.spec import Study
@@ -230,15 +231,7 @@ def read_table(path: Path, *, row: int | None = None, config: str | None = None)
                 row=1,
                 fix="Name every column, or remove the stray comma.",
             )
-    if len(set(header)) < len(header):
-        dup = next(n for n in header if header.count(n) > 1)
-        raise StudyError(
-            f"column {dup!r} appears twice in the header.",
-            file=label,
-            row=1,
-            column=dup,
-            fix="Keep one column per attribute.",
-        )
+    unique_header(header, file=label)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
