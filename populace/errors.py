@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PopulaceError", "StudyError", "FitError"]
+__all__ = ["PopulaceError", "StudyError", "StudyWarning", "FitError"]
 
 
 class PopulaceError(Exception):
@@ -48,6 +48,10 @@ class StudyError(PopulaceError, ValueError):
         if fix:
             text += f" Fix: {fix}"
         super().__init__(text)
+
+
+class StudyWarning(UserWarning):
+    """A study loads, but something in it was changed or deserves a look (named in the message)."""
 
 
 class FitError(PopulaceError):

@@ -48,6 +48,7 @@ def build_study(
     *,
     weight: str | None,
     name: str,
+    total_tolerance: float | None = None,
     config: str | None = None,
     locate: Locate | None = None,
 ) -> Study:
@@ -63,6 +64,10 @@ def build_study(
         Name of the weight column of the microdata, or ``None``.
     name
         Study name.
+    total_tolerance
+        Relative tolerance within which census tables' totals are reconciled
+        by rescaling (see :func:`check_marginals_agree`); ``None`` = refuse
+        totals more than 0.1 % apart and leave the tables as they are.
     config
         Name of the file holding the settings (the TOML file), for messages.
     locate
@@ -95,10 +100,21 @@ def build_study(
             row=where("microdata", "weight"),
             fix="Name the weight column differently from every attribute.",
         )
+    if total_tolerance is not None and (
+        isinstance(total_tolerance, bool)
+        or not isinstance(total_tolerance, (int, float))
+        or not 0 <= total_tolerance <= 0.1
+    ):
+        raise StudyError(
+            f"total_tolerance = {total_tolerance!r} is not a number between 0 and 0.1.",
+            file=config,
+            row=where("total_tolerance"),
+            fix="Give a relative tolerance such as total_tolerance = 0.01 (1 %), or leave it out.",
+        )
     built = tuple(
         check_marginal(t.frame, attributes, file=t.label, source=t.source) for t in marginals
     )
-    check_marginals_agree(built, [t.label for t in marginals], attributes)
+    built = check_marginals_agree(built, [t.label for t in marginals], attributes, total_tolerance=total_tolerance)
     coded = check_microdata(
         microdata.frame, attributes, weight=weight, file=microdata.label, source=microdata.source
     )
@@ -112,6 +128,7 @@ def make_study(
     *,
     weight: str | None = None,
     name: str = "study",
+    total_tolerance: float | None = None,
 ) -> Study:
     """Build a validated study from Python objects.
 
@@ -136,6 +153,9 @@ def make_study(
         Name of the survey-weight column, or ``None`` for equal weights.
     name
         Study name.
+    total_tolerance
+        Reconcile census totals that differ by less than this relative amount
+        (rounding) by rescaling, with a warning; see :func:`build_study`.
 
     Returns
     -------
@@ -169,7 +189,7 @@ def make_study(
         tables.append(Table(frame, f"marginals[{i}]"))
     _require_frame(microdata, "microdata")
     return build_study(
-        checked, tables, Table(microdata, "microdata"), weight=weight, name=name
+        checked, tables, Table(microdata, "microdata"), weight=weight, name=name, total_tolerance=total_tolerance
     )
 
 

@@ -21,7 +21,7 @@ from populace.study.spec import Study
 
 __all__ = ["load_study", "read_table", "TOP_KEYS", "MARGINAL_KEYS", "MICRODATA_KEYS"]
 
-TOP_KEYS = ("name", "attributes", "marginals", "microdata")
+TOP_KEYS = ("name", "total_tolerance", "attributes", "marginals", "microdata")
 MARGINAL_KEYS = ("path",)
 MICRODATA_KEYS = ("path", "weight")
 
@@ -36,7 +36,8 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         ``levels``, optional ``role = "geography"``), any number of
         ``[[marginals]]`` with a ``path``, one ``[microdata]`` with a
         ``path`` and optional ``weight``, and an optional top-level
-        ``name`` (default: the file's stem). Paths are relative to the file.
+        ``name`` (default: the file's stem) and ``total_tolerance`` (reconcile
+        census totals that differ by rounding). Paths are relative to the file.
 
     Returns
     -------
@@ -90,6 +91,7 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         micro,
         weight=weight,
         name=doc.get("name", toml_path.stem),
+        total_tolerance=doc.get("total_tolerance"),
         config=label,
         locate=where,
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from populace.errors import StudyError
+from populace.errors import StudyError, StudyWarning
 from populace.study._cells import (
     level_codes,
     unique_header,
@@ -206,7 +208,7 @@ def _check_counts(
     pos = first(fractional)
     if pos is not None:
         raise StudyError(
-            f"the count {values[pos]!r} is not a whole number{more(fractional)}.",
+            f"the count {fmt_number(values[pos])} is not a whole number{more(fractional)}.",
             file=file,
             row=line_of(pos),
             column=COUNT,
@@ -265,12 +267,18 @@ def check_marginals_agree(
     marginals: Sequence[Marginal],
     labels: Sequence[str],
     attributes: Sequence[Attribute],
-) -> None:
-    """Check that census tables describe the same population.
+    *,
+    total_tolerance: float | None = None,
+) -> tuple[Marginal, ...]:
+    """Check that census tables describe the same population; reconcile rounded totals.
 
     Grand totals must agree within a relative tolerance of
-    :data:`TOTAL_RTOL`, and the share of each level of an attribute that
-    several tables cross must agree within :data:`SHARE_ATOL`.
+    :data:`TOTAL_RTOL`, or of ``total_tolerance`` when it is given: then
+    each table whose total differs from the first table's (by rounding, as
+    ACS tables do) is rescaled to that total, with a
+    :class:`~populace.errors.StudyWarning` naming it. The share of each level
+    of an attribute that several tables cross must agree within
+    :data:`SHARE_ATOL`.
 
     Parameters
     ----------
@@ -281,26 +289,47 @@ def check_marginals_agree(
     attributes
         The study's attributes, for level names.
 
+    Returns
+    -------
+    tuple of Marginal
+        The tables, rescaled where ``total_tolerance`` reconciled them.
+
     Raises
     ------
     StudyError
         Naming both tables and what they disagree on.
     """
     if not marginals:
-        return
+        return ()
     levels = {a.name: a.levels for a in attributes}
     ref, ref_label = marginals[0], labels[0]
+    rtol = TOTAL_RTOL if total_tolerance is None else float(total_tolerance)
+    out, rescaled = [ref], []
     for m, label in zip(marginals[1:], labels[1:]):
         a, b = ref.total, m.total
-        if abs(a - b) > TOTAL_RTOL * max(abs(a), abs(b)):
+        if abs(a - b) > rtol * max(abs(a), abs(b)):
             raise StudyError(
                 f"the tables disagree on the population size: {ref_label} totals "
-                f"{fmt_number(a)} but {label} totals {fmt_number(b)}.",
+                f"{fmt_number(a)} but {label} totals {fmt_number(b)} "
+                f"({abs(a - b) / max(abs(a), abs(b)):.2%} apart, more than the tolerance {rtol:g}).",
                 file=label,
                 column=COUNT,
-                fix="Use tables for the same population (same year and universe), "
-                "or rescale one so the totals match.",
+                fix="Use tables for the same population (same year and universe); if they differ only "
+                "by rounding, set total_tolerance (e.g. total_tolerance = 0.01 at the top of the study "
+                "file) to rescale them to one total.",
             )
+        if total_tolerance is not None and a != b:
+            m = Marginal(m.attributes, m.counts * (a / b), m.source)
+            rescaled.append(f"{label} ({fmt_number(b)} -> {fmt_number(a)})")
+        out.append(m)
+    if rescaled:
+        warnings.warn(
+            f"total_tolerance: rescaled {len(rescaled)} census table(s) to the total of {ref_label}: "
+            + "; ".join(rescaled),
+            StudyWarning,
+            stacklevel=4,
+        )
+    marginals = out
     first_with: dict[str, tuple[np.ndarray, str, float]] = {}
     for m, label in zip(marginals, labels):
         for axis, name in enumerate(m.attributes):
@@ -326,3 +355,4 @@ def check_marginals_agree(
                     fix="Use tables for the same population (same year and universe), "
                     "so that summing each over its other attributes gives the same counts.",
                 )
+    return tuple(marginals)

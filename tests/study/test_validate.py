@@ -81,7 +81,7 @@ def test_toml_syntax_error_gives_line(tmp_path: Path) -> None:
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     err = error(write(tmp_path, study__toml='title = "x"\n' + TOML))
     assert err.row == 1
-    assert "'title'" in str(err) and "name, attributes, marginals, microdata" in str(err)
+    assert "'title'" in str(err) and "name, total_tolerance, attributes, marginals, microdata" in str(err)
 
 
 def test_unknown_attribute_key(tmp_path: Path) -> None:

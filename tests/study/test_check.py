@@ -1,0 +1,175 @@
+"""``populace check``: what it reports on a known study, how often it cries wolf, and
+``total_tolerance``."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from populace.cli import main
+from populace.errors import StudyError, StudyWarning
+from populace.study import make_study
+from populace.study.check import BIAS_P, check_study
+
+ATTRS = {
+    "area": {"type": "nominal", "levels": ["N", "S", "E"], "role": "geography"},
+    "age": {"type": "ordinal", "levels": ["young", "mid", "old"]},
+    "sex": {"type": "nominal", "levels": ["m", "f"]},
+    "party": {"type": "nominal", "levels": ["dem", "rep"]},
+}
+
+
+def _table(cols: list[str], counts: np.ndarray) -> pd.DataFrame:
+    levels = [ATTRS[c]["levels"] for c in cols]
+    idx = pd.MultiIndex.from_product(levels, names=cols)
+    return pd.DataFrame({"count": np.asarray(counts, float).reshape(-1)}, index=idx).reset_index()
+
+
+def _census() -> list[pd.DataFrame]:
+    area_age = np.array([[300, 300, 400], [200, 500, 300], [100, 100, 100]])  # E: 300 people
+    sex = np.array([1100, 1200])
+    return [_table(["area", "age"], area_age), _table(["sex"], sex)]
+
+
+def test_report_on_a_known_study() -> None:
+    # 40 rows in N (weights 1 or 3), 2 in S, none in E; party missing in 30 %; no census
+    # table for party; the old in N never sampled.
+    rng = np.random.default_rng(0)
+    rows = [("N", rng.choice(["young", "mid"]), rng.choice(["m", "f"]), rng.choice(["dem", "rep", None], p=[.35, .35, .3]))
+            for _ in range(40)] + [("S", "mid", "f", "dem"), ("S", "young", "m", "rep")]  # fmt: skip
+    micro = pd.DataFrame(rows, columns=["area", "age", "sex", "party"])
+    micro["w"] = np.where(np.arange(len(micro)) % 2, 3.0, 1.0)
+    study = make_study(ATTRS, _census(), micro, weight="w")
+    report = check_study(study)
+    text = str(report)
+    w = micro["w"].to_numpy()
+    assert f"Kish effective n {w.sum() ** 2 / (w**2).sum():,.1f}" in text
+    assert "area (nominal, 3 levels): geography; area sizes from area x age" in text
+    assert "age (ordinal, 3 levels): pinned per area by area x age" in text
+    assert "sex (nominal, 2 levels): pinned nationally by sex;" in text
+    assert "party (nominal, 2 levels): no census table" in text
+    # Cells with people and no row: N x old, every S cell but the two sampled, all of E.
+    present = {(a, g) for a, g in micro[["area", "age"]].itertuples(index=False)}
+    empty = {(a, g) for a in ["N", "S", "E"] for g in ["young", "mid", "old"]} - present
+    counts = dict(zip([(a, g) for a in ["N", "S", "E"] for g in ["young", "mid", "old"]], _census()[0]["count"]))
+    share = sum(counts[c] for c in empty) / sum(counts.values())
+    assert f"  area x age: {len(empty)} of 9 cells ({share:.1%} of the population) have no sample row" in text
+    warns = " ".join(report.warnings)
+    assert "party is missing in" in warns
+    assert "party has no census table" in warns
+    assert "areas have fewer than 5 sample rows (e.g. S: 2)" in warns
+    assert "  1 of 3 areas have no sample row: E" in text
+    assert "age: level(s) 'old' never occur in the sample" in warns
+
+
+def _population(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    age = rng.choice(["young", "mid", "old"], size=n, p=[0.3, 0.4, 0.3])
+    sex = rng.choice(["m", "f"], size=n)
+    return pd.DataFrame({"age": age, "sex": sex, "party": rng.choice(["dem", "rep"], size=n)})
+
+
+def _study_from(pop: pd.DataFrame, sample: pd.DataFrame):
+    attrs = {k: v for k, v in ATTRS.items() if k != "area"}
+    tables = [pop.groupby(c).size().reindex(attrs[c]["levels"], fill_value=0).rename("count").reset_index()
+              for c in ("age", "sex")]  # fmt: skip
+    return make_study(attrs, tables, sample)
+
+
+def test_bias_warning_rate_on_simple_random_samples_and_power_on_biased_ones() -> None:
+    """Simple random samples: a bias warning at most BIAS_P of the time (family-wise, by
+    Bonferroni over the 2 pinned attributes). Over 300 samples the count of warned ones is
+    Binomial(300, <= 0.05): above 0.05 + 3 sd = 0.088 would say the test is miscalibrated.
+    Biased samples (the young at 3x their share, n = 300): detected nearly always (power of
+    a chi-square at effect size w = 0.36 and n = 300 is ~1)."""
+    rng = np.random.default_rng(1)
+    pop = _population(rng, 100_000)
+    reps, warned = 300, 0
+    for _ in range(reps):
+        s = pop.sample(300, random_state=int(rng.integers(2**31)))
+        warned += any("unrepresentative" in w for w in check_study(_study_from(pop, s)).warnings)
+    assert warned / reps <= BIAS_P + 3 * np.sqrt(BIAS_P * (1 - BIAS_P) / reps)
+    p_keep = np.where(pop["age"] == "young", 1.0, 1 / 3)
+    detected = 0
+    for _ in range(20):
+        s = pop.sample(300, weights=p_keep, random_state=int(rng.integers(2**31)))
+        report = check_study(_study_from(pop, s))
+        detected += any("unrepresentative on age" in w for w in report.warnings)
+    assert detected >= 19
+
+
+def test_weights_that_correct_the_bias_silence_the_warning() -> None:
+    rng = np.random.default_rng(2)
+    pop = _population(rng, 100_000)
+    p_keep = np.where(pop["age"] == "young", 1.0, 1 / 3)
+    s = pop.sample(600, weights=p_keep, random_state=3).copy()
+    s["w"] = 1 / p_keep[s.index]
+    attrs = {k: v for k, v in ATTRS.items() if k != "area"}
+    tables = [pop.groupby(c).size().reindex(attrs[c]["levels"], fill_value=0).rename("count").reset_index()
+              for c in ("age", "sex")]  # fmt: skip
+    weighted = check_study(make_study(attrs, tables, s, weight="w"))
+    unweighted = check_study(make_study(attrs, tables, s.drop(columns="w")))
+    assert any("unrepresentative on age" in w for w in unweighted.warnings)
+    assert not any("unrepresentative on age" in w for w in weighted.warnings)
+
+
+def _totals_study(total_b: float, **kw):
+    attrs = {k: v for k, v in ATTRS.items() if k in ("age", "sex")}
+    age = _table(["age"], np.array([300.0, 400.0, 300.0]))
+    sex = _table(["sex"], np.array([0.5, 0.5]) * total_b)
+    micro = pd.DataFrame({"age": ["young", "old"], "sex": ["m", "f"]})
+    return make_study(attrs, [age, sex], micro, **kw)
+
+
+def test_total_tolerance_rescales_rounded_totals_with_a_warning() -> None:
+    with pytest.raises(StudyError, match=r"0\.40% apart.*set total_tolerance"):
+        _totals_study(1004.0)
+    with pytest.warns(StudyWarning, match=r"rescaled 1 census table\(s\) to the total of marginals\[0\]: marginals\[1\]"):
+        study = _totals_study(1004.0, total_tolerance=0.01)
+    assert study.marginals[1].counts.tolist() == [500.0, 500.0]
+    with pytest.raises(StudyError, match="4.94% apart, more than the tolerance 0.01"):
+        _totals_study(1052.0, total_tolerance=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # equal totals: nothing to say
+        _totals_study(1000.0, total_tolerance=0.01)
+    with pytest.raises(StudyError, match="total_tolerance = 'x' is not a number"):
+        _totals_study(1000.0, total_tolerance="x")
+
+
+def test_total_tolerance_in_the_toml(tmp_path: Path) -> None:
+    from populace.study import load_study
+
+    (tmp_path / "age.csv").write_text("age,count\nyoung,300\nold,700\n")
+    (tmp_path / "sex.csv").write_text("sex,count\nm,501\nf,502\n")
+    (tmp_path / "s.csv").write_text("age,sex\nyoung,m\nold,f\n")
+    toml = """total_tolerance = 0.005
+[attributes.age]
+type = "ordinal"
+levels = ["young", "old"]
+[attributes.sex]
+type = "nominal"
+levels = ["m", "f"]
+[[marginals]]
+path = "age.csv"
+[[marginals]]
+path = "sex.csv"
+[microdata]
+path = "s.csv"
+"""
+    (tmp_path / "study.toml").write_text(toml)
+    with pytest.warns(StudyWarning, match="sex.csv"):
+        study = load_study(tmp_path / "study.toml")
+    assert study.marginals[1].total == pytest.approx(1000.0)
+
+
+def test_cli_check_prints_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from populace.data import example_study_path
+
+    assert main(["check", str(example_study_path())]) == 0
+    out = capsys.readouterr().out
+    assert "attributes (what pins each margin):" in out
+    assert "partyid (ordinal, 7 levels): pinned nationally by census_partyid.csv" in out
+    assert main(["check", str(tmp_path / "nope.toml")]) == 2
