@@ -59,7 +59,7 @@ def build_library(
     draws: int = 20,
     seed: int = 0,
     template: str | os.PathLike[str] | None = None,
-    validation: Mapping[str, Any] | None = None,
+    benchmark: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LibraryInfo:
     """Write a persona library of ``n`` personas x ``draws`` posterior draws to ``directory``.
@@ -74,9 +74,10 @@ def build_library(
         As for :func:`populace.inference.iter_personas` (same seed, same personas).
     template
         Card template file for the ``text`` column (``None``: plain English).
-    validation
-        Figures of a benchmark validation to print in the card (see
-        :func:`populace.library.datacard.validation_figures`), or ``None``.
+    benchmark
+        The benchmark folder when the fitted study is a benchmark sample: the card then
+        gives validation figures against its true population
+        (:func:`populace.library.validation.validation_figures`).
     progress
         Called with ``(rows_done, rows_total)`` after each chunk.
 
@@ -88,13 +89,15 @@ def build_library(
 
     from populace.inference import iter_personas, model_from_fit
     from populace.library.datacard import dataset_card
+    from populace.library.validation import read_benchmark, validation_figures
     from populace.personas import write_parquet_stream
 
     out = Path(directory)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FitError(f"{out} exists and is not an empty folder. Fix: remove it or choose another --out.")
     study = model_from_fit(fit).study
-    tpl = load_template(template, study)  # before any sampling: a bad template fails fast
+    tpl = load_template(template, study)  # before any sampling: bad input fails fast
+    bench = None if benchmark is None else read_benchmark(study, benchmark)
     renderer = CardRenderer(study, tpl)
     census = CensusFit(study, draws)
     fields = [pa.field("persona_id", pa.int64()), pa.field("text", pa.string())]
@@ -117,6 +120,7 @@ def build_library(
             if progress is not None:
                 progress(rows, n * draws)
         info = LibraryInfo(out, n, draws, seed, rows, files, census.tables(), tpl.label)
+        validation = None if bench is None else validation_figures(study, bench, tmp / "data")
         with atomic_path(tmp / "README.md") as readme:
             readme.write_text(dataset_card(fit, info, validation=validation), encoding="utf-8")
         if out.exists():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from populace.library.build import LibraryInfo
 
 __all__ = ["dataset_card", "card_numbers", "front_matter"]
+
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_YAML_WORDS = ("true", "false", "null", "yes", "no", "on", "off", "y", "n")
 
 _SIZES = ((10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
           (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"))
@@ -104,7 +108,6 @@ def front_matter(numbers: Mapping[str, Any]) -> str:
             "features": [{"name": "draw", "dtype": "int64"}]
             + [{"name": n, "dtype": "string"} for n in names]
             + [{"name": "persona_id", "dtype": "int64"}, {"name": "text", "dtype": "string"}],
-            "splits": [{"name": "train", "num_examples": numbers["rows"]}],
         },
         "populace": dict(numbers),
     }
@@ -114,20 +117,22 @@ def front_matter(numbers: Mapping[str, Any]) -> str:
 
 
 def _yaml(value: Any, indent: int) -> list[str]:
-    """Block YAML of JSON-like values; scalars are written as JSON, which YAML reads as is."""
+    """Block YAML of JSON-like values; scalars and lists of scalars are written as JSON,
+    which YAML reads as is (JSON is a subset of YAML's flow style)."""
     pad = " " * indent
     if isinstance(value, Mapping):
         out = []
         for k, v in value.items():
-            if _scalar(v) or not v:
-                out.append(f"{pad}{json.dumps(str(k))}: {_flow(v)}")
+            key = k if _BARE.fullmatch(str(k)) and str(k).lower() not in _YAML_WORDS else json.dumps(str(k))
+            if _flat(v):
+                out.append(f"{pad}{key}: {_flow(v)}")
             else:
-                out.append(f"{pad}{json.dumps(str(k))}:")
+                out.append(f"{pad}{key}:")
                 out += _yaml(v, indent + 2)
         return out
     out = []
     for v in value:
-        if _scalar(v) or not v:
+        if _flat(v):
             out.append(f"{pad}- {_flow(v)}")
         else:
             sub = _yaml(v, indent + 2)
@@ -136,15 +141,22 @@ def _yaml(value: Any, indent: int) -> list[str]:
     return out
 
 
-def _scalar(v: Any) -> bool:
-    return not isinstance(v, (Mapping, list, tuple))
+def _flat(v: Any) -> bool:
+    """A scalar, an empty container, or a list of scalars: one line."""
+    if isinstance(v, Mapping):
+        return not v
+    if isinstance(v, (list, tuple)):
+        return all(not isinstance(x, (Mapping, list, tuple)) for x in v)
+    return True
 
 
 def _flow(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_flow(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        return "{}"
     if isinstance(v, float) and not math.isfinite(v):
         return "null"  # JSON's NaN is not YAML
-    if isinstance(v, (Mapping, list, tuple)):
-        return "{}" if isinstance(v, Mapping) else "[]"
     return json.dumps(v, ensure_ascii=False)
 
 
