@@ -88,6 +88,7 @@ def build_library(
     import pyarrow as pa
 
     from populace.inference import iter_personas, model_from_fit
+    from populace.inference.generate import CHUNK
     from populace.library.datacard import dataset_card
     from populace.library.validation import read_benchmark, validation_figures
     from populace.personas import write_parquet_stream
@@ -107,7 +108,7 @@ def build_library(
     try:
         for chunk in iter_personas(fit, n, draws=draws, seed=seed):
             census.add(chunk.draw, chunk.codes)
-            start = chunk.draw * n + chunk.chunk * _chunk_size()
+            start = chunk.draw * n + chunk.chunk * CHUNK
 
             def extra(d: int, codes: Mapping[str, np.ndarray], start: int = start) -> list[Any]:
                 texts, inverse = renderer.texts(np.column_stack([codes[a] for a in study.names]))
@@ -130,9 +131,3 @@ def build_library(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return info
-
-
-def _chunk_size() -> int:
-    from populace.inference.generate import CHUNK
-
-    return CHUNK
