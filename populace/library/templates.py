@@ -11,7 +11,8 @@ rendered once).
 
 A template sees, for one persona:
 
-- each attribute whose name is a Python identifier, as its level label (``{{ age }}``);
+- each attribute whose name is an identifier (and no Jinja word such as ``if``), as its
+  level label (``{{ age }}``);
 - ``attributes``: ``{name: label}`` in study order;
 - ``phrase``: ``{name: readable phrase}``: the level's phrase from the template's front
   matter, else from the study (``phrases = {...}`` in ``[attributes.NAME]``), else the label.
@@ -54,6 +55,11 @@ __all__ = ["DEFAULT_LABEL", "CardTemplate", "default_source", "load_template"]
 DEFAULT_LABEL = "<default template>"
 _FENCE = "+++"
 _RESERVED = ("attributes", "phrase")
+# Names Jinja parses as words or gives a meaning of its own: such attributes are read
+# through ``attributes[...]`` / ``phrase[...]`` only.
+_JINJA_WORDS = frozenset(
+    "and or not in is if else elif for true false none True False None loop self caller varargs kwargs".split()
+)
 _SEP = "\x00"
 _ROWS = "populace_rows"
 
@@ -66,11 +72,16 @@ def default_source(study: Study, phrases: Mapping[str, Mapping[str, str]] | None
     """
     parts = []
     for a in study.attributes:
-        plain = a.name.isidentifier() and a.name not in _RESERVED and not a.phrases and a.name not in (phrases or {})
+        plain = _direct_name(a.name) and not a.phrases and a.name not in (phrases or {})
         value = a.name if plain else f"phrase[{json.dumps(a.name, ensure_ascii=False)}]"
         parts.append("{{ %s }} is {{ %s }}" % (json.dumps(a.name.replace("_", " "), ensure_ascii=False), value))
     body = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return "A persona whose " + body + "."
+
+
+def _direct_name(name: str) -> bool:
+    """Can the template read this attribute by its bare name?"""
+    return name.isidentifier() and name not in _RESERVED and name not in _JINJA_WORDS
 
 
 class CardTemplate:
@@ -116,7 +127,7 @@ class CardTemplate:
         _refuse_internals(ast, self)
         self._template = env.from_string(source)
         self._names = study.names
-        self._direct = [n for n in study.names if n.isidentifier() and n not in _RESERVED]
+        self._direct = [n for n in study.names if _direct_name(n)]
         extra = phrases or {}
         self._phrases = {
             a.name: {lv: dict(extra.get(a.name, {})).get(lv, a.phrase(lv)) for lv in a.levels} for a in study.attributes
@@ -125,7 +136,7 @@ class CardTemplate:
         # Loop targets: the names the template reads, in a fixed order.
         self._targets = [n for n in self._direct if n in used] + [n for n in _RESERVED if n in used]
         self._batch = None
-        if "loop" not in used and self._targets:
+        if not used & {"loop", _ROWS} and self._targets:
             # Jinja drops one trailing newline of a template; so must the loop body.
             body = source[:-1] if source.endswith("\n") else source
             wrapper = "{%% for %s in %s %%}%s%s{%% endfor %%}" % (", ".join(self._targets), _ROWS, body, _SEP)

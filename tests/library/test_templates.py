@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from populace.errors import PopulaceError, TemplateError
 from populace.library.templates import load_template
+from populace.study.spec import Attribute, Marginal, Microdata, Study
 
 from tests.library._study import three_kinds_study
 
@@ -95,13 +97,14 @@ def test_front_matter_phrases_override_the_study_and_are_validated(tmp_path: Pat
         "{% set x = party ~ '!' %}{{ x }}{{ church }}",
         "constant text",  # reads no name: rendered one by one
         "{{ loop }}",  # refused one by one too (undefined), not read from the batch loop
+        "{{ populace_rows }}",  # likewise: the batch's own variable is not visible
         "{{ age }}\x00{{ sex }}",  # prints the separator: falls back to one by one
     ],
 )
 def test_batch_rendering_gives_the_same_text_as_one_by_one(tmp_path: Path, source: str | None) -> None:
     tpl = load_template(None if source is None else _file(tmp_path, source), STUDY)
-    if source == "{{ loop }}":
-        with pytest.raises(TemplateError, match="'loop' is undefined"):
+    if source in ("{{ loop }}", "{{ populace_rows }}"):
+        with pytest.raises(TemplateError, match="is undefined"):
             tpl.render_many(ALL)
         return
     assert tpl.render_many(ALL) == [tpl.render(_labels(r)) for r in ALL]
@@ -111,3 +114,14 @@ def test_batch_rendering_gives_the_same_text_as_one_by_one(tmp_path: Path, sourc
 def test_an_unreadable_template_is_a_clean_error(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="cannot read the template"):
         load_template(tmp_path / "missing.j2", STUDY)
+
+
+def test_attribute_names_jinja_cannot_read_bare_go_through_attributes() -> None:
+    attrs = (Attribute("if", "nominal", ("a", "b")), Attribute("home state", "nominal", ("x", "y")), Attribute("loop", "nominal", ("p", "q")))
+    study = Study(attrs, (Marginal(("if",), np.ones(2)),), Microdata(np.zeros((1, 3), int), np.ones(1)))
+    tpl = load_template(None, study)
+    assert tpl.render({"if": "b", "home state": "x", "loop": "q"}) == "A persona whose if is b, home state is x and loop is q."
+    assert tpl.render_many([["b", "x", "q"], ["a", "y", "p"]]) == [
+        "A persona whose if is b, home state is x and loop is q.",
+        "A persona whose if is a, home state is y and loop is p.",
+    ]
