@@ -153,3 +153,25 @@ def test_cli_library(simulated_fit, tmp_path: Path, capsys) -> None:
     assert main(["library", str(fit_path), "--n", "200", "--draws", "2", "--out", str(tmp_path / "lib")]) == 0
     assert "wrote a persona library of 400 personas (2 shards, README.md)" in capsys.readouterr().out
     assert model_from_fit(simulated_fit).study.name in (tmp_path / "lib" / "README.md").read_text()
+
+
+def test_card_sample_figures_follow_unequal_weights(simulated_fit, simulated, tmp_path: Path) -> None:
+    """With unequal weights the Kish effective n is below n, and the card must say so."""
+    from populace.library.build import LibraryInfo
+    from populace.library.datacard import card_numbers
+    from populace.study.serialize import study_from_dict, study_to_dict
+    from populace.study.spec import Microdata, Study
+
+    study, _ = simulated
+    w = np.random.default_rng(0).gamma(2.0, 100.0, study.microdata.n_rows)
+    md = Microdata(study.microdata.codes, w, source="s.csv", weight_column="wt")
+    weighted = Study(study.attributes, study.marginals, md, name="weighted")
+    fit = simulated_fit.copy()
+    fit.attrs = dict(simulated_fit.attrs) | {"populace_study": json.dumps(study_to_dict(weighted))}
+    assert study_from_dict(json.loads(fit.attrs["populace_study"])).name == "weighted"
+    num = card_numbers(fit, LibraryInfo(tmp_path, 1, 1, 0, 1, 1, [], "<default template>"))
+    kish = w.sum() ** 2 / (w**2).sum()
+    assert kish < 0.8 * len(w)  # gamma(2) weights: Kish n / n = 2 / 3 in expectation
+    assert num["sample"]["effective_n"] == pytest.approx(kish, rel=1e-12)
+    assert num["sample"]["weight_column"] == "wt"
+    assert (num["sample"]["weight_min"], num["sample"]["weight_max"]) == (pytest.approx(w.min()), pytest.approx(w.max()))
