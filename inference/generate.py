@@ -31,6 +31,7 @@ from populace.inference.fit import model_from_fit, posterior_draws
 from populace.inference.ipf import RakingWarning
 from populace.models.copula import CopulaModel
 from populace.personas import persona_dataset
+from populace.study.serialize import study_to_dict
 
 __all__ = [
     "sample_personas",
@@ -249,7 +250,9 @@ def write_personas(
             if progress is not None:
                 progress(done, total)
 
-    return write_parquet_stream(chunks(), plan.model.study, path, attrs=_attrs(plan, where))
+    # The study travels with the file, so `populace cards` needs no fit.
+    attrs = _attrs(plan, where) | {"study": study_to_dict(plan.model.study)}
+    return write_parquet_stream(chunks(), plan.model.study, path, attrs=attrs)
 
 
 def write_personas_dataset(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PopulaceError", "StudyError", "StudyWarning", "FitError"]
+__all__ = ["PopulaceError", "StudyError", "StudyWarning", "FitError", "TemplateError", "PersonasError"]
 
 
 class PopulaceError(Exception):
@@ -56,3 +56,26 @@ class StudyWarning(UserWarning):
 
 class FitError(PopulaceError):
     """A fit file or fit request cannot be used."""
+
+
+class TemplateError(PopulaceError):
+    """A persona-card template cannot be used (syntax, unknown name, or an unsafe access).
+
+    Parameters
+    ----------
+    message
+        What is wrong and how to fix it.
+    file
+        The template file (or ``<default template>``), named first in the message.
+    line
+        1-based line in the template, when known.
+    """
+
+    def __init__(self, message: str, *, file: str, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        super().__init__(f"{file}{f', line {line}' if line else ''}: {message}")
+
+
+class PersonasError(PopulaceError):
+    """A persona file cannot be read as populace personas (wrong file, missing study, bad column)."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,6 +108,8 @@ def write_parquet_stream(
     *,
     attrs: Mapping[str, object] | None = None,
     partition_columns: tuple[str, ...] = (),
+    extra_fields: Sequence[Any] = (),
+    extra_columns: Callable[[int, Mapping[str, np.ndarray]], Sequence[Any]] | None = None,
 ) -> tuple[Path, int]:
     """Write persona chunks to one Parquet file, one row group per chunk, atomically.
 
@@ -123,6 +126,10 @@ def write_parquet_stream(
     partition_columns
         Columns (``draw`` and attribute names) left out of the file because a partitioned
         dataset holds them in its folder names (``draw=3/state=OH/part-00000.parquet``).
+    extra_fields, extra_columns
+        More columns after the attributes (a persona library's ``persona_id`` and ``text``):
+        their ``pyarrow`` fields, and a function of ``(draw, codes)`` giving one array per
+        field for that chunk.
 
     Returns
     -------
@@ -139,7 +146,7 @@ def write_parquet_stream(
     dicts = {a.name: pa.array(list(a.levels), pa.string()) for a in attributes}
     fields = [pa.field("draw", pa.int64())] * with_draw + [
         pa.field(a.name, pa.dictionary(pa.int16(), pa.string(), ordered=a.type == "ordinal")) for a in attributes
-    ]
+    ] + list(extra_fields)
     schema = pa.schema(fields, metadata={b"populace": json.dumps({k: _jsonable(v) for k, v in (attrs or {}).items()}).encode()})
     rows = 0
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
@@ -149,6 +156,8 @@ def write_parquet_stream(
                 pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes[a.name], np.int16)), dicts[a.name], ordered=a.type == "ordinal")
                 for a in attributes
             ]
+            if extra_columns is not None:
+                cols += list(extra_columns(draw, codes))
             writer.write_table(pa.Table.from_arrays(cols, schema=schema))
             rows += n
     return path, rows

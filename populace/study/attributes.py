@@ -13,11 +13,12 @@ __all__ = [
     "RESERVED_NAMES",
     "Locate",
     "check_attributes",
+    "check_phrases",
     "attributes_spec",
 ]
 
 #: Keys an attribute declaration may have.
-ATTRIBUTE_KEYS = ("type", "levels", "role")
+ATTRIBUTE_KEYS = ("type", "levels", "role", "phrases")
 TYPES = ("ordinal", "nominal")
 ROLES = ("geography",)
 #: Names an attribute may not take because tables use them for other columns.
@@ -63,6 +64,8 @@ def attributes_spec(attributes: Sequence[Attribute]) -> dict[str, dict[str, Any]
         spec[a.name] = {"type": a.type, "levels": list(a.levels)}
         if a.role is not None:
             spec[a.name]["role"] = a.role
+        if a.phrases:
+            spec[a.name]["phrases"] = dict(a.phrases)
     return spec
 
 
@@ -78,7 +81,8 @@ def check_attributes(
     ----------
     spec
         ``{name: {"type": "ordinal" | "nominal", "levels": [...],
-        "role": "geography"}}``; ``role`` is optional. Order is kept.
+        "role": "geography", "phrases": {level: text}}}``; ``role`` and
+        ``phrases`` are optional. Order is kept.
     file
         Name of the file the declarations come from, for messages.
     locate
@@ -187,7 +191,58 @@ def _check_one(name: Any, entry: Any, *, file: str | None, where: Locate) -> Att
             fix='Use role = "geography" for the attribute that indexes areas, or remove role.',
         )
     levels = _check_levels(label, name, entry["levels"], file=file, where=where)
-    return Attribute(name=name, type=kind, levels=levels, role=role)
+    phrases = check_phrases(label, levels, entry.get("phrases"), file=file, row=where("attributes", name, "phrases"))
+    return Attribute(name=name, type=kind, levels=levels, role=role, phrases=phrases)
+
+
+def check_phrases(
+    label: str, levels: Sequence[str], phrases: Any, *, file: str | None, row: int | None
+) -> dict[str, str]:
+    """Validate readable level phrases (``{level: text}``) of one attribute.
+
+    Parameters
+    ----------
+    label
+        How messages name the attribute (``attribute 'age'``).
+    levels
+        The attribute's levels; every key must be one of them.
+    phrases
+        The declared phrases, or ``None``.
+    file, row
+        Where they are declared, for messages.
+
+    Returns
+    -------
+    dict
+        ``{level: phrase}``, empty when none are declared.
+    """
+    if phrases is None:
+        return {}
+    example = f'phrases = {{ "{levels[0]}" = "..." }}'
+    if not isinstance(phrases, Mapping):
+        raise StudyError(
+            f"{label} has phrases = {phrases!r}; it must map levels to readable text.",
+            file=file,
+            row=row,
+            fix=f"Write {example}.",
+        )
+    for level, text in phrases.items():
+        if level not in levels:
+            raise StudyError(
+                f"{label} has a phrase for {level!r}, which is not one of its levels "
+                f"({', '.join(map(repr, levels))}).",
+                file=file,
+                row=row,
+                fix=f"Spell the level exactly as in levels, or remove the phrase for {level!r}.",
+            )
+        if not isinstance(text, str) or not text.strip():
+            raise StudyError(
+                f"{label} has phrase {text!r} for level {level!r}; a phrase must be non-empty text.",
+                file=file,
+                row=row,
+                fix=f'Quote it, e.g. "{level}" = "...".',
+            )
+    return dict(phrases)
 
 
 def _check_levels(

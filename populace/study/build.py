@@ -140,7 +140,8 @@ def make_study(
     ----------
     attributes
         ``{name: {"type": "ordinal" | "nominal", "levels": [...],
-        "role": "geography"}}`` (``role`` optional), or :class:`Attribute`
+        "role": "geography", "phrases": {level: text}}}`` (``role`` and
+        ``phrases`` optional), or :class:`Attribute`
         objects. Order sets the study's attribute order.
     marginals
         Census tables: one column per attribute crossed plus ``count``, one

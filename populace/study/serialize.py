@@ -36,7 +36,7 @@ def study_to_dict(study: Study) -> dict[str, Any]:
     dict
         Only ``str``, ``int``, ``float``, ``None``, lists and dicts:
         ``format``, ``version``, ``name``, ``attributes`` (name, type,
-        levels, role), ``marginals`` (attributes, nested ``counts``,
+        levels, role, and phrases when declared), ``marginals`` (attributes, nested ``counts``,
         source), ``microdata`` (``shape``, flat row-major ``codes``,
         ``weights`` as ``None`` / one number / a list, ``weight_column``,
         source) and ``meta`` when the study has any.
@@ -49,6 +49,7 @@ def study_to_dict(study: Study) -> dict[str, Any]:
         "name": study.name,
         "attributes": [
             {"name": a.name, "type": a.type, "levels": list(a.levels), "role": a.role}
+            | ({"phrases": dict(a.phrases)} if a.phrases else {})
             for a in study.attributes
         ],
         "marginals": [
@@ -128,7 +129,10 @@ def _from_dict(d: Mapping[str, Any]) -> Study:
             fix=f"Pass a dict produced by study_to_dict (format {FORMAT!r}, version {VERSION}).",
         )
     attributes = tuple(
-        Attribute(name=a["name"], type=a["type"], levels=tuple(a["levels"]), role=a.get("role"))
+        Attribute(
+            name=a["name"], type=a["type"], levels=tuple(a["levels"]), role=a.get("role"),
+            phrases=dict(a.get("phrases") or {}),
+        )
         for a in d["attributes"]
     )
     n_levels = {a.name: a.n_levels for a in attributes}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,16 +27,32 @@ class Attribute:
         The level labels, in order for ordinal attributes.
     role
         ``"geography"`` for the attribute that indexes areas, else ``None``.
+    phrases
+        Optional readable wording of some levels for persona cards
+        (``{"18-29": "in their twenties"}``), stored as ``(level, phrase)`` pairs in
+        level order; a mapping is accepted. Levels without one read as their label.
     """
 
     name: str
     type: AttributeType
     levels: tuple[str, ...]
     role: Literal["geography"] | None = None
+    phrases: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # Pairs, not a dict, so that the frozen dataclass stays hashable.
+        if isinstance(self.phrases, Mapping):
+            order = {v: i for i, v in enumerate(self.levels)}
+            pairs = sorted(self.phrases.items(), key=lambda kv: order.get(kv[0], len(order)))
+            object.__setattr__(self, "phrases", tuple(pairs))
 
     @property
     def n_levels(self) -> int:
         return len(self.levels)
+
+    def phrase(self, level: str) -> str:
+        """Readable wording of ``level``: its declared phrase, else the label itself."""
+        return dict(self.phrases).get(level, level)
 
 
 @dataclass(frozen=True, eq=False)

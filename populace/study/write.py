@@ -51,6 +51,8 @@ def write_study(
         lines.append(f"levels = [{', '.join(_string(v) for v in a.levels)}]")
         if a.role is not None:
             lines.append(f"role = {_string(a.role)}")
+        if a.phrases:
+            lines.append(f"phrases = {{ {', '.join(f'{_string(k)} = {_string(v)}' for k, v in a.phrases)} }}")
         lines.append("")
 
     used: set[str] = {filename.casefold()}

@@ -1,0 +1,40 @@
+"""``populace cards``: one JSON card per persona of a personas Parquet file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from populace.cli._common import check_writable, size
+from populace.cli.generate import progress_bar
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "cards",
+        parents=[common],
+        help="write one JSON card per persona (attributes, text, provenance)",
+        description="Stream a personas Parquet file (from `populace generate`) to JSON Lines: per persona "
+        "its persona_id, draw, attribute labels, a text rendered from a Jinja2 template (sandboxed) and "
+        "each attribute's provenance (census-pinned, census-margin or survey-only, with the census tables).",
+    )
+    p.add_argument("personas", metavar="PERSONAS.parquet", help="a file written by `populace generate`")
+    p.add_argument("--out", "-o", required=True, metavar="CARDS.jsonl", help="output JSON Lines file")
+    p.add_argument(
+        "--template",
+        metavar="FILE",
+        help="Jinja2 template of the text (default: one plain-English sentence); it sees each attribute "
+        "by name, `attributes` and `phrase`, and may declare phrases in +++ TOML front matter",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from populace.library.cards import write_cards
+
+    out = Path(args.out)
+    check_writable(out)
+    with progress_bar(sys.stderr.isatty(), "cards") as bar:
+        _, rows = write_cards(args.personas, out, template=args.template, progress=bar)
+    print(f"wrote {rows:,} cards to {out} ({size(out)})")

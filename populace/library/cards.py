@@ -1,0 +1,134 @@
+"""``populace cards``: a personas Parquet file -> one JSON card per persona (JSON Lines), streamed.
+
+Each line is ``{"persona_id", "draw", "attributes", "text", "provenance"}``:
+``persona_id`` is the persona's 0-based row in the Parquet file (unique; with ``populace
+generate``'s draw-by-draw order it is ``draw * N + i``), ``attributes`` the level labels,
+``text`` the template's rendering and ``provenance`` each attribute's source
+(:mod:`populace.library.provenance`). The file is read one batch of row groups at a time and
+written to a temp file renamed into place, so memory is bounded whatever its size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from populace.atomic import atomic_path
+from populace.errors import PersonasError, PopulaceError
+from populace.library.render import CardRenderer
+from populace.library.templates import load_template
+from populace.study.serialize import study_from_dict
+from populace.study.spec import Study
+
+__all__ = ["write_cards", "study_of_personas", "batch_codes", "BATCH"]
+
+#: Rows read and written per step.
+BATCH = 65_536
+
+
+def study_of_personas(path: str | os.PathLike[str]) -> Study:
+    """The study a personas Parquet file was generated from (kept in its metadata).
+
+    Raises
+    ------
+    PersonasError
+        When the file is not Parquet or carries no populace study.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).schema_arrow.metadata or {}
+    except (OSError, ValueError) as exc:
+        raise PersonasError(f"{path}: not a readable Parquet file ({exc}).") from None
+    try:
+        study = json.loads(meta[b"populace"])["study"]
+    except (KeyError, ValueError, TypeError):
+        raise PersonasError(
+            f"{path}: the file carries no populace study in its metadata. "
+            "Fix: write it with `populace generate FIT.nc --n N --out PERSONAS.parquet` (one file, not --partition-by)."
+        ) from None
+    try:
+        return study_from_dict(study)
+    except PopulaceError as exc:
+        raise PersonasError(f"{path}: the study in its metadata is unusable ({exc}).") from None
+
+
+def batch_codes(batch: Any, study: Study, path: str | os.PathLike[str]) -> np.ndarray:
+    """Level codes ``(rows, attributes)`` of a pyarrow batch of label columns, in study order.
+
+    Dictionary columns are mapped through their dictionary (once per batch), plain string
+    columns label by label; a label that is not a level, or a missing value, is an error
+    naming the file and column.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = np.empty((batch.num_rows, len(study.attributes)), dtype=np.int64)
+    for j, a in enumerate(study.attributes):
+        col = batch.column(a.name)
+        levels = pa.array(list(a.levels), pa.string())
+        if pa.types.is_dictionary(col.type):
+            mapping = pc.index_in(col.dictionary.cast(pa.string()), value_set=levels).fill_null(-1)
+            codes = mapping.to_numpy(zero_copy_only=False)[col.indices.fill_null(0).to_numpy(zero_copy_only=False)]
+        else:
+            codes = pc.index_in(col.cast(pa.string()), value_set=levels).fill_null(-1).to_numpy(zero_copy_only=False)
+        if col.null_count > 0 or (codes < 0).any():
+            raise PersonasError(
+                f"{path}, column {a.name!r}: a missing value or a label that is not a level of {a.name} "
+                f"({', '.join(a.levels)}). Fix: cards need personas written by `populace generate`."
+            )
+        out[:, j] = codes
+    return out
+
+
+def write_cards(
+    personas: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    template: str | os.PathLike[str] | None = None,
+    study: Study | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Path, int]:
+    """Stream the cards of every persona in ``personas`` to ``out`` (JSON Lines), atomically.
+
+    Parameters
+    ----------
+    personas
+        A Parquet file from ``populace generate`` (columns ``draw`` + one per attribute).
+    out
+        The ``.jsonl`` file to write.
+    template
+        A Jinja2 template file (:mod:`populace.library.templates`); ``None``: plain English.
+    study
+        The personas' study; ``None`` reads it from the file's metadata.
+    progress
+        Called with ``(rows_done, rows_total)`` after each batch.
+
+    Returns
+    -------
+    The path and the number of cards written.
+    """
+    import pyarrow.parquet as pq
+
+    study = study if study is not None else study_of_personas(personas)
+    renderer = CardRenderer(study, load_template(template, study))
+    pf = pq.ParquetFile(personas)
+    missing = [c for c in ("draw", *study.names) if c not in pf.schema_arrow.names]
+    if missing:
+        raise PersonasError(f"{personas}: no column {missing[0]!r}. Fix: cards need personas written by `populace generate`.")
+    total, done = pf.metadata.num_rows, 0
+    out = Path(out)
+    with atomic_path(out) as tmp, open(tmp, "wb", buffering=1 << 20) as f:
+        for batch in pf.iter_batches(batch_size=BATCH, columns=["draw", *study.names]):
+            codes = batch_codes(batch, study, personas)
+            draw = batch.column("draw").to_numpy(zero_copy_only=False)
+            f.write(renderer.lines(codes, draw, np.arange(done, done + batch.num_rows)))
+            done += batch.num_rows
+            if progress is not None:
+                progress(done, total)
+    return out, done
