@@ -8,7 +8,7 @@
 
 from populace.library.build import LibraryInfo, build_library
 from populace.library.cards import study_of_personas, write_cards
-from populace.library.provenance import Kind, Provenance, provenance
+from populace.study.provenance import Kind, Provenance, provenance
 from populace.library.templates import CardTemplate, load_template
 
 __all__ = [

@@ -4,7 +4,7 @@ Each line is ``{"persona_id", "draw", "attributes", "text", "provenance"}``:
 ``persona_id`` is the persona's 0-based row in the Parquet file (unique; with ``populace
 generate``'s draw-by-draw order it is ``draw * N + i``), ``attributes`` the level labels,
 ``text`` the template's rendering and ``provenance`` each attribute's source
-(:mod:`populace.library.provenance`). The file is read one batch of row groups at a time and
+(:mod:`populace.study.provenance`). The file is read one batch of row groups at a time and
 written to a temp file renamed into place, so memory is bounded whatever its size.
 """
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from populace.library.provenance import table_name
+from populace.study.provenance import table_name
 from populace.study.spec import Study
 
 __all__ = ["CensusFit", "TableFit"]

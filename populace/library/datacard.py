@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from populace.library.provenance import provenance, table_name
+from populace.study.provenance import provenance, table_name
 
 if TYPE_CHECKING:
     from populace.library.build import LibraryInfo

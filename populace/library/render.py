@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from populace.library.provenance import provenance
+from populace.study.provenance import provenance
 from populace.library.templates import CardTemplate
 from populace.study.spec import Study
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from populace.study.provenance import provenance, table_name
 from populace.study.shares import census_margin, census_tables_of, kish_n_eff
 from populace.study.spec import Marginal, Study
 
@@ -54,17 +55,19 @@ def check_study(study: Study) -> StudyReport:
     n, n_eff = len(w), kish_n_eff(w)
     geo = study.geography
     free, tests = [], []
+    origin = provenance(study)
     for j, a in enumerate(study.attributes):
         tables = census_tables_of(study, a.name)
+        kind = origin[a.name].kind
         if a.role == "geography":
             how = "geography; area sizes from " + (_names(tables) if tables else "the sample (no census table)")
         elif not tables:
-            how = "no census table: margin and dependence learned from the sample only"
+            how = f"{kind}: no census table, margin and dependence learned from the sample only"
             free.append(a.name)
         elif geo is not None and any(geo.name in t.attributes for t in tables):
-            how = "pinned per area by " + _names(tables) + "; dependence learned from the sample"
+            how = f"{kind}: per area by " + _names(tables) + "; other dependence learned from the sample"
         else:
-            how = "pinned nationally by " + _names(tables) + "; dependence learned from the sample"
+            how = f"{kind}: nationally by " + _names(tables) + "; other dependence learned from the sample"
         report.attributes.append(f"  {a.name} ({a.type}, {a.n_levels} levels): {how}")
         missing = float((codes[:, j] < 0).mean()) if n else 0.0
         if missing > MISSING_WARN:
@@ -115,12 +118,8 @@ def check_study(study: Study) -> StudyReport:
     return report
 
 
-def _label(t: Marginal) -> str:
-    return t.source or " x ".join(t.attributes)
-
-
 def _names(tables: list[Marginal]) -> str:
-    return ", ".join(_label(t) for t in tables)
+    return ", ".join(table_name(t) for t in tables)
 
 
 def _bias_test(
@@ -160,7 +159,7 @@ def _areas(study: Study, col: np.ndarray, report: StudyReport) -> list[str]:
 
 def _empty_cells(study: Study, table: Marginal, codes: np.ndarray, report: StudyReport) -> list[str]:
     """Census cells with people but no sample row; sample rows in cells the census says are empty."""
-    attrs, label = table.attributes, _label(table)
+    attrs, label = table.attributes, table_name(table)
     cols = [study.index(a) for a in attrs]
     sub = codes[:, cols]
     rows = sub[(sub >= 0).all(axis=1)]

@@ -14,7 +14,7 @@ import pytest
 from populace.cli import main
 from populace.errors import PersonasError
 from populace.library.cards import study_of_personas, write_cards
-from populace.library.provenance import provenance
+from populace.study.provenance import provenance
 from populace.library.render import CardRenderer
 from populace.library.templates import load_template
 from populace.personas import write_parquet_stream

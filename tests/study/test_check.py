@@ -48,16 +48,16 @@ def test_report_on_a_known_study() -> None:
     text = str(report)
     w = micro["w"].to_numpy()
     assert f"Kish effective n {w.sum() ** 2 / (w**2).sum():,.1f}" in text
-    assert "area (nominal, 3 levels): geography; area sizes from area x age" in text
-    assert "age (ordinal, 3 levels): pinned per area by area x age" in text
-    assert "sex (nominal, 2 levels): pinned nationally by sex;" in text
-    assert "party (nominal, 2 levels): no census table" in text
+    assert "area (nominal, 3 levels): geography; area sizes from census area x age" in text
+    assert "age (ordinal, 3 levels): census-pinned: per area by census area x age" in text
+    assert "sex (nominal, 2 levels): census-margin: nationally by census sex;" in text
+    assert "party (nominal, 2 levels): survey-only: no census table" in text
     # Cells with people and no row: N x old, every S cell but the two sampled, all of E.
     present = {(a, g) for a, g in micro[["area", "age"]].itertuples(index=False)}
     empty = {(a, g) for a in ["N", "S", "E"] for g in ["young", "mid", "old"]} - present
     counts = dict(zip([(a, g) for a in ["N", "S", "E"] for g in ["young", "mid", "old"]], _census()[0]["count"]))
     share = sum(counts[c] for c in empty) / sum(counts.values())
-    assert f"  area x age: {len(empty)} of 9 cells ({share:.1%} of the population) have no sample row" in text
+    assert f"  census area x age: {len(empty)} of 9 cells ({share:.1%} of the population) have no sample row" in text
     warns = " ".join(report.warnings)
     assert "party is missing in" in warns
     assert "party has no census table" in warns
@@ -171,5 +171,5 @@ def test_cli_check_prints_the_report(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["check", str(example_study_path())]) == 0
     out = capsys.readouterr().out
     assert "attributes (what pins each margin):" in out
-    assert "partyid (ordinal, 7 levels): pinned nationally by census_partyid.csv" in out
+    assert "partyid (ordinal, 7 levels): census-margin: nationally by census_partyid.csv" in out
     assert main(["check", str(tmp_path / "nope.toml")]) == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from populace.library.provenance import Kind, provenance
+from populace.study.provenance import Kind, provenance
 from populace.study.spec import Marginal, Study
 
 from tests.library._study import three_kinds_study
