@@ -21,7 +21,7 @@ from populace.models.copula import CopulaModel
 from populace.study.serialize import study_to_dict
 from populace.study.spec import Study
 
-__all__ = ["fit", "METHODS", "SAMPLERS"]
+__all__ = ["fit", "METHODS", "SAMPLERS", "package_versions"]
 
 METHODS = ("nuts", "advi")
 # numpyro and blackjax are not offered: they run through PyTensor's JAX backend, which has
@@ -180,9 +180,28 @@ def _attach(tree: xr.DataTree, model: CopulaModel, *, seed: int | None, elapsed:
             "populace_sampler_config": json.dumps(model.sampler_config),
             "populace_seed": -1 if seed is None else int(seed),
             "populace_fit_seconds": float(elapsed),
+            "populace_versions": json.dumps(package_versions()),
         }
     )
     return tree
+
+
+#: Packages whose versions a fit records: what produced it, for reproducing it.
+RECORDED_PACKAGES = ("populace", "pymc", "pytensor", "numba", "arviz", "numpy", "scipy", "xarray", "pandas", "nutpie")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of :data:`RECORDED_PACKAGES` (those installed)."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
 
 
 def model_from_fit(fit: xr.DataTree) -> CopulaModel:

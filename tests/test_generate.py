@@ -87,6 +87,18 @@ def test_saved_fit_loads_back_and_generates_the_same(simulated_fit, personas, tm
     assert [p.name for p in tmp_path.iterdir()] == ["fit.nc"]  # no temp file left behind
 
 
+def test_same_seed_byte_identical_parquet_also_from_a_saved_fit(simulated_fit, tmp_path):
+    from populace.inference import write_personas
+
+    a, _ = write_personas(simulated_fit, tmp_path / "a.parquet", 3000, draws=2, seed=8)
+    b, _ = write_personas(simulated_fit, tmp_path / "b.parquet", 3000, draws=2, seed=8)
+    loaded = load_fit(save_fit(simulated_fit, tmp_path / "fit.nc"))
+    c, _ = write_personas(loaded, tmp_path / "c.parquet", 3000, draws=2, seed=8)
+    assert a.read_bytes() == b.read_bytes() == c.read_bytes()
+    d, _ = write_personas(simulated_fit, tmp_path / "d.parquet", 3000, draws=2, seed=9)
+    assert d.read_bytes() != a.read_bytes()
+
+
 def test_where_restricts_to_one_level(simulated_fit):
     ds = sample_personas(simulated_fit, 500, draws=2, seed=1, where={"party": "rep"})
     assert (ds["party"].values == 2).all()

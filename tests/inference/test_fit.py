@@ -30,15 +30,40 @@ def test_fit_tree_is_self_contained(simulated_fit):
     assert simulated_fit["sample_stats"].attrs["inference_library"] == "pymc"
 
 
+#: Attributes that record when and how long, not what: the only content two fits with one
+#: seed may differ in.
+TIMING_ATTRS = {"created_at", "sampling_time", "populace_fit_seconds"}
+TIMING_VARS = ["perf_counter_diff", "perf_counter_start", "process_time_diff"]
+
+
+def _content(tree: xr.DataTree) -> dict[str, tuple[xr.Dataset, dict]]:
+    return {
+        node.path: (node.to_dataset().drop_vars(TIMING_VARS, errors="ignore"), {k: v for k, v in node.attrs.items() if k not in TIMING_ATTRS})
+        for node in tree.subtree
+    }
+
+
 @pytest.mark.slow
-def test_same_seed_same_posterior(simulated):
+def test_same_seed_same_fit_file_content(simulated, tmp_path):
+    """Two fits with one seed, saved and loaded: every group's variables, coordinates and
+    attributes are identical, timings aside; the fit records the package versions."""
+    from populace.inference import load_fit, save_fit
+    from populace.inference.fit import package_versions
+
     study, _ = simulated
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a = fit(study, model_config=CONFIG, draws=30, tune=30, chains=1, seed=3, warn=False)
         b = fit(study, model_config=CONFIG, draws=30, tune=30, chains=1, seed=3, warn=False)
-    # values and coords; attrs differ (creation time, sampling time)
-    xr.testing.assert_equal(a["posterior"].to_dataset(), b["posterior"].to_dataset())
+    ca, cb = _content(load_fit(save_fit(a, tmp_path / "a.nc"))), _content(load_fit(save_fit(b, tmp_path / "b.nc")))
+    assert ca.keys() == cb.keys() and {"/", "/posterior", "/sample_stats", "/observed_data"} <= ca.keys()
+    for path in ca:
+        xr.testing.assert_identical(ca[path][0].drop_attrs(), cb[path][0].drop_attrs())
+        assert ca[path][1] == cb[path][1], path
+    versions = json.loads(a.attrs["populace_versions"])
+    assert versions == package_versions() and {"python", "populace", "pymc", "numpy"} <= versions.keys()
+    other = fit(study, model_config=CONFIG, draws=30, tune=30, chains=1, seed=4, warn=False)
+    assert not np.array_equal(other["posterior"]["loading_gram"].values, a["posterior"]["loading_gram"].values)
 
 
 @pytest.fixture(scope="module")
