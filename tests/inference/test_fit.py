@@ -123,3 +123,17 @@ def test_nutpie_runs_and_finds_the_dependence(simulated):
         f = fit(study, sampler="nutpie", model_config=CONFIG, draws=150, tune=150, chains=1, seed=2, warn=False)
     gram = f["posterior"]["loading_gram"]
     assert float(gram.sel(loading_row="age", loading_row_bis="church").quantile(0.05)) > 0.2
+
+
+@pytest.mark.slow
+def test_personas_from_an_advi_fit_follow_the_census(advi_fit, simulated):
+    """Generation works from an ADVI fit as from NUTS: raking pins every 1-D census margin,
+    so what is left is multinomial noise of 2000 x 5 personas (4 sd bound, as for NUTS)."""
+    from populace.inference import sample_personas
+
+    study, _ = simulated
+    ds = sample_personas(advi_fit, 2000, draws=5, seed=3)
+    for m in (m for m in study.marginals if len(m.attributes) == 1):
+        p = m.counts / m.counts.sum()
+        q = np.bincount(ds[m.attributes[0]].values.reshape(-1), minlength=p.size) / ds[m.attributes[0]].size
+        assert np.all(np.abs(q - p) < 4 * np.sqrt(p * (1 - p) / ds[m.attributes[0]].size)), m.attributes
