@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,9 +184,8 @@ class PopulaceMethod:
         """Fit the model; convergence is reported by :meth:`diagnostics`, not warned."""
         from populace.inference import fit
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # PyMC's chatter; diagnostics go in the table
-            self.fitted = fit(study, seed=seed, warn=False, **self.fit_options)
+        # warn=False: convergence goes in the table; other warnings are shown as they come.
+        self.fitted = fit(study, seed=seed, warn=False, **self.fit_options)
         return self
 
     def sample_personas(self, n: int, *, draws: int = 1, seed: int | None = None) -> xr.Dataset:
@@ -205,9 +203,7 @@ class PopulaceMethod:
         nan = float("nan")
         if self.fitted is None or "sample_stats" not in self.fitted.children:
             return {"rhat_max": nan, "ess_min": nan, "divergences": nan}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            diag = check_convergence(self.fitted, warn=False)
+        diag = check_convergence(self.fitted, warn=False)
         return {
             "rhat_max": float(diag.max_rhat),
             "ess_min": float(min(diag.min_ess_bulk, diag.min_ess_tail)),

@@ -247,7 +247,8 @@ def build_gss(
 ) -> Benchmark:
     """General Social Survey 2000-2018 benchmark (``stevedata/gss_abortion``).
 
-    Recodes (identical to the shared ``benchmarks/gss``): rows with ``year >= 2000``;
+    Recodes (the same as the shared ``benchmarks/gss``, whose population and census tables
+    this rebuilds exactly; the samples are populace's own draws, not the shared ones): rows with ``year >= 2000``;
     age binned 18-29 / 30-44 / 45-64 / 65+ (89 is the GSS top code 89+); educ (years of
     school) binned <12 / 12 / 13-15 / 16 / 17+; partyid collapsed to 7 levels with
     'Other Party' merged into 'Independent/Other'; abany 0/1 -> No/Yes (split-ballot:
@@ -498,7 +499,7 @@ def build_bundled(directory: str | os.PathLike[str] | None = None) -> Path:
     directory
         Where to write (default: the ``populace/data/gss`` folder of this package).
     """
-    out = Path(directory) if directory is not None else Path(__file__).parent / "data" / "gss"
+    out = Path(directory) if directory is not None else Path(__file__).resolve().parent.parent / "data" / "gss"  # populace/data/gss
     out.mkdir(parents=True, exist_ok=True)
     bench = build_gss(seeds={0.01: (0,)}, biased=False)
     for attrs, df in bench.census.items():
@@ -528,6 +529,9 @@ A small real study shipped with populace so examples and tests run offline.
 {tables}
 - Microdata: `sample_{_BUNDLED_SAMPLE}.csv`, a simple random 1 % sample (n = {n}) drawn by
   `numpy.random.default_rng(0).choice(N, n, replace=False)`, with naive weights N / n.
+  The population and census tables are those of the shared `benchmarks/gss` byte for byte,
+  but this sample is populace's own draw, not the shared sample of the same name (whose
+  rows differ: its college share is 0.213, this one's 0.291).
 - `study.toml` ties them together; `populace.data.example_study_path()` returns its path.
 
 Built with:
