@@ -18,8 +18,6 @@ streamed a chunk at a time; the folder is built beside ``DIR`` and renamed into 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from populace.atomic import atomic_path
+from populace.atomic import atomic_dir, write_text
 from populace.errors import FitError
 from populace.library.census_fit import CensusFit, TableFit
 from populace.library.render import CardRenderer
@@ -102,10 +100,8 @@ def build_library(
     renderer = CardRenderer(study, tpl)
     census = CensusFit(study, draws)
     fields = [pa.field("persona_id", pa.int64()), pa.field("text", pa.string())]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     rows = files = 0
-    try:
+    with atomic_dir(out) as tmp:
         for chunk in iter_personas(fit, n, draws=draws, seed=seed):
             census.add(chunk.draw, chunk.codes)
             start = chunk.draw * n + chunk.chunk * CHUNK
@@ -122,12 +118,5 @@ def build_library(
                 progress(rows, n * draws)
         info = LibraryInfo(out, n, draws, seed, rows, files, census.tables(), tpl.label)
         validation = None if bench is None else validation_figures(study, bench, tmp / "data")
-        with atomic_path(tmp / "README.md") as readme:
-            readme.write_text(dataset_card(fit, info, validation=validation), encoding="utf-8")
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_text(tmp / "README.md", dataset_card(fit, info, validation=validation))
     return info
