@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from populace.cli import benchmark, demo, fit, generate, sbc
+from populace.cli import benchmark, demo, fit, generate, rectify, sbc
 from populace.cli._common import PROG, UsageError
 from populace.cli.benchmark import BENCHMARK_DATASETS, BENCHMARK_METHODS
 from populace.errors import PopulaceError
@@ -22,7 +22,7 @@ from populace.errors import PopulaceError
 __all__ = ["main", "build_parser", "UsageError", "BENCHMARK_DATASETS", "BENCHMARK_METHODS"]
 
 # In the order `populace --help` lists them.
-COMMANDS = (fit, generate, demo, benchmark, sbc)
+COMMANDS = (fit, generate, rectify, demo, benchmark, sbc)
 
 
 def build_parser() -> argparse.ArgumentParser:
