@@ -15,7 +15,8 @@ Each replication draws, independently:
   stratified one that puts a third of them in the smallest region (``"stratified"``,
   weights ``N_h / n_h``), with their true answer and the LLM's answer for their persona.
 
-:func:`run_sim` scores ``ppi`` (with ``weight`` when the design is stratified),
+``pool_draws=True`` is the ablation that ignores the persona model's uncertainty: all
+personas are passed as one draw. :func:`run_sim` scores ``ppi`` (with ``weight`` when the design is stratified),
 ``llm_only`` and ``human_only`` against the true shares, overall and by region.
 """
 
@@ -45,6 +46,7 @@ class SimConfig:
     n_personas: int = 5000
     design: str = "srs"
     lam: float | None = None
+    pool_draws: bool = False  # ablation: all personas as one draw (their spread ignored)
     seed: int = 0
 
 
@@ -133,7 +135,8 @@ def _one_rep(rng: np.random.Generator, pop: Population, c: SimConfig) -> tuple[p
         draws.append(np.full(len(cell), d))
         answers.append(_categorical(rng, pop.llm_probs[cell]))
     cell = np.concatenate(cells)
-    personas = pd.DataFrame({"draw": np.concatenate(draws), "llm": _labels(np.concatenate(answers)),
+    draw = np.zeros(len(cell), np.int64) if c.pool_draws else np.concatenate(draws)
+    personas = pd.DataFrame({"draw": draw, "llm": _labels(np.concatenate(answers)),
                              "region": pop.grid.region.to_numpy()[cell]})
     idx, weight = _humans(rng, pop, c)
     hc = pop.cell[idx]

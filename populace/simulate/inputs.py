@@ -112,7 +112,7 @@ def check_humans(
         bad = np.flatnonzero(~(np.isfinite(w) & (w > 0)))
         if len(bad):
             raise InputError(
-                f"weight {frame[weight].iloc[bad[0]]!r} is not a positive number.",
+                f"weight '{frame[weight].iloc[bad[0]]}' is not a positive number.",
                 file=label, row=int(bad[0]) + 2, column=weight, fix="Give every human a positive weight.",
             )
     return f, y, w, g
@@ -163,7 +163,7 @@ def _draw_column(col: pd.Series, *, label: str, column: str, offset: int) -> np.
     bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))
     if len(bad):
         raise InputError(
-            f"row {offset + int(bad[0]) + 1}: draw {col.iloc[bad[0]]!r} is not an integer.", file=label, column=column,
+            f"row {offset + int(bad[0]) + 1}: draw {col.iloc[bad[0]]} is not an integer.", file=label, column=column,
             fix="Give the integer posterior draw of each persona, as `populace generate` writes it.",
         )
     return values.astype(np.int64)
