@@ -59,7 +59,9 @@ def read_persona_counts(
     try:
         dataset = ds.dataset(path, format="parquet", partitioning="hive")
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot be read as Parquet ({exc}).", file=label, fix="Give a file written by `populace generate`.") from None
+        raise InputError(
+            f"cannot be read as Parquet ({exc}).", file=label, fix="Give a file written by `populace generate`."
+        ) from None
     columns = [draw, answer, *([by] if by else [])]
     _require_columns(dataset.schema.names, columns, label=label)
     parts: list[_Batch] = []
@@ -202,4 +204,6 @@ def _require_columns(present: Iterable[str], needed: list[str], *, label: str) -
     for name in needed:
         if name not in have:
             shown = ", ".join(map(repr, have[:20]))
-            raise InputError(f"has no column {name!r} (columns: {shown}).", file=label, column=name, fix="Name an existing column.")
+            raise InputError(
+                f"has no column {name!r} (columns: {shown}).", file=label, column=name, fix="Name an existing column."
+            )

@@ -71,11 +71,14 @@ def test_plain_and_warnings_in_words(files):
         (dict(human="missing.csv"), "missing.csv: no such file"),
         (dict(human="empty.csv"), "empty.csv: is empty"),
         (dict(personas="missing.parquet"), "--personas"),
+        (dict(personas="empty.parquet"), "empty.parquet: has no rows"),
+        (dict(personas="h.csv"), "h.csv: cannot be read as Parquet"),
     ],
 )
 def test_bad_input_is_a_clear_error(files, edit, message):
     d, _, _ = files
     (d / "empty.csv").write_text("")
+    pd.read_parquet(d / "p.parquet").iloc[:0].to_parquet(d / "empty.parquet")
     a = dict(personas="p.parquet", answer="llm", human="h.csv", truth="truth", by=None) | edit
     argv = ["rectify", "--personas", str(d / a["personas"]), "--answer", a["answer"], "--human", str(d / a["human"]),
             "--truth-column", a["truth"], "--out", str(d / "r.csv")] + (["--by", a["by"]] if a["by"] else [])

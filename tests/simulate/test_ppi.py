@@ -96,5 +96,6 @@ def test_draw_spread_enters_the_variance():
     np.testing.assert_allclose(r.se**2, between + within / D + rect, **EXACT)
     np.testing.assert_allclose(r.df, (between + within / D + rect) ** 2 / (between**2 / (D - 1)), **EXACT)
     np.testing.assert_allclose(r.estimate, means.mean() + y.mean() - f.mean(), **EXACT)
-    pooled = ppi_mean(y, f, DrawSummary(np.array([means.mean()]), np.array([means.mean() * (1 - means.mean())]), np.array([sizes.sum()])), lam=1.0)
+    m = means.mean()
+    pooled = ppi_mean(y, f, DrawSummary(np.array([m]), np.array([m * (1 - m)]), np.array([sizes.sum()])), lam=1.0)
     assert r.hi - r.lo > 1.5 * (pooled.hi - pooled.lo)

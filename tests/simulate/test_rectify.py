@@ -132,7 +132,10 @@ def test_parquet_is_read_in_batches_with_the_same_counts(tmp_path):
         (lambda p, h: (p.iloc[:0], h), r"personas: has no rows"),
         (lambda p, h: (p, h.iloc[:0]), r"humans: has no rows"),
         (lambda p, h: (p.assign(draw=p.draw + 0.5), h), r"personas, column 'draw': row 1: draw 0.5 is not an integer"),
-        (lambda p, h: (p, h.assign(truth=h.truth.where(h.index != 3, "Yes"))), r"humans, line 5, column 'truth': 'Yes' is not among"),
+        (
+            lambda p, h: (p, h.assign(truth=h.truth.where(h.index != 3, "Yes"))),
+            r"humans, line 5, column 'truth': 'Yes' is not among",
+        ),
         (lambda p, h: (p, h.assign(llm=h.llm.where(h.index != 0, ""))), r"humans, line 2, column 'llm': is empty"),
         (lambda p, h: (p.assign(llm=p.llm.where(p.index != 9, None)), h), r"personas, column 'llm': row 10 is empty"),
     ],
