@@ -14,7 +14,8 @@ The population, the biased "LLM" and the persona posterior are described in
 
 For each setting, group (overall and by region), answer level and method: the true share,
 the 90 % intervals' coverage with its Monte-Carlo standard error ``sqrt(p (1 - p) / R)``, the
-mean interval width, and the bias and RMSE of the estimate.
+mean interval width, the bias and RMSE of the estimate, and the NaN results (too few humans;
+counted as not covering).
 
 Usage::
 
@@ -81,16 +82,19 @@ def _markdown(df: pd.DataFrame, reps: int, command: str) -> str:
         "",
         f"{reps} replications per setting; coverage of the 90 % intervals with its Monte-Carlo "
         "standard error; width = mean interval width; bias and RMSE of the estimate, in share "
-        "points (x 100). Population, LLM and persona posterior: `populace.evaluation.rectify_sim`.",
+        "points (x 100); NaN = results left NaN (counted as not covering). Population, LLM and persona posterior: `populace.evaluation.rectify_sim`.",
         "",
     ]
     for setting, part in df.groupby("setting", sort=False):
         lines += [f"## {setting}", "", _headline(part), ""]
-        lines += ["| group | level | truth | method | coverage | width | bias | RMSE |", "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "| group | level | truth | method | coverage | width | bias | RMSE | NaN |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for _, r in part.iterrows():
             lines.append(
                 f"| {r.group} | {r.level} | {r.truth:.3f} | {r.method} | {r.coverage:.3f} ± {r.coverage_se:.3f} "
-                f"| {100 * r.width:.2f} | {100 * r.bias:+.2f} | {100 * r.rmse:.2f} |"
+                f"| {100 * r.width:.2f} | {100 * r.bias:+.2f} | {100 * r.rmse:.2f} | {r.nan} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -106,7 +106,10 @@ def run_sim(config: SimConfig, population: Population | None = None) -> pd.DataF
 
 
 def summarize_sim(df: pd.DataFrame) -> pd.DataFrame:
-    """Coverage (with its Monte-Carlo standard error), mean width, bias and RMSE per cell."""
+    """Coverage (with its Monte-Carlo standard error), mean width, bias and RMSE per cell.
+
+    A NaN result (too few humans in a group) counts as not covering; ``nan`` counts them.
+    """
     g = df.groupby(["group", "level", "method"], sort=False)
     out = g.agg(
         truth=("truth", "first"),
@@ -114,6 +117,7 @@ def summarize_sim(df: pd.DataFrame) -> pd.DataFrame:
         reps=("covered", "size"),
         width=("width", "mean"),
         mean_estimate=("estimate", "mean"),
+        nan=("estimate", lambda e: int(e.isna().sum())),  # counted as not covered
     ).reset_index()
     err = df.estimate - df.truth
     out["bias"] = out.mean_estimate - out.truth

@@ -60,7 +60,9 @@ def rectify(
         PPI power-tuning parameter: ``None`` (default) the variance-minimising one (PPI++),
         ``1.0`` plain PPI.
     min_humans
-        Groups with fewer humans get NaN for ``ppi`` and ``human_only`` (with a warning).
+        Groups with fewer humans get NaN for ``ppi`` and ``human_only`` (with a warning), and
+        so does ``ppi`` for a level that all or none of a group's humans give (its rectifier
+        variance would be estimated as zero).
     personas_label, humans_label
         How error messages name the two inputs (their file names in the CLI).
 
@@ -136,7 +138,8 @@ def _group_rows(
             means = table[:, k] / sizes
             draws = DrawSummary(means=means, variances=means * (1 - means), sizes=sizes)
             llm = dict(zip(("estimate", "lo90", "hi90"), llm_only(means, draws.variances, sizes, alpha=ALPHA)))
-            if not few and (np.ptp(yk) > 0 or np.ptp(fk) > 0):
+            # humans who all (or none) give a level: the rectifier's variance is estimated as 0
+            if not few and np.ptp(yk) > 0:
                 r = ppi_mean(yk, fk, draws, weights=w, lam=lam, alpha=ALPHA)
                 ppi = dict(estimate=r.estimate, lo90=r.lo, hi90=r.hi, se=r.se, lam=r.lam)
             elif not few:
@@ -151,8 +154,8 @@ def _group_rows(
         ]
     if flat:
         _warn(
-            f"{where}: for level(s) {', '.join(map(repr, flat))} neither the humans' answers nor the "
-            "LLM's answers for them vary, so the rectifier's variance is unknown; their ppi estimates are NaN."
+            f"{where}: the humans' own answers do not vary for level(s) {', '.join(map(repr, flat))} "
+            "(all or none of them give it), so the rectifier's variance is unknown; their ppi estimates are NaN."
         )
     return rows
 

@@ -93,9 +93,10 @@ def test_small_group_and_flat_level_are_nan_with_a_warning():
     m = res[res.group == "M"]
     assert m[m.method != "llm_only"].estimate.isna().all()
     assert m[m.method == "llm_only"].estimate.notna().all()
-    # a level no human gives nor is given
+    # a level no human gives (the LLM gives it to some): no variation, NaN not a zero-width interval
     personas.loc[:10, "llm"] = "maybe"
-    with pytest.warns(RectifyWarning, match="'maybe'.*vary"):
+    humans.loc[humans.index[:3], "llm"] = "maybe"
+    with pytest.warns(RectifyWarning, match="do not vary for level.*'maybe'"):
         res = rectify(personas, humans, answer="llm", truth="truth")
     assert res.query("level == 'maybe' and method == 'ppi'").estimate.isna().all()
     assert res.query("level == 'yes' and method == 'ppi'").estimate.notna().all()
