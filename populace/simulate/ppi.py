@@ -14,7 +14,8 @@ with ``m_d`` the mean of ``f`` over the personas of draw ``d``. Its variance is
 variance of ``m`` as an estimate of the population's mean of ``f``:
 
 - one draw: ``V_p = var(f) / N`` over its ``N`` personas. This is ppi-python's
-  ``ppi_mean_ci`` exactly (estimate, lambda and interval agree to rounding), and it treats the
+  ``ppi_mean_ci`` (with ``small_sample=False`` estimate, lambda and interval agree to
+  rounding), and it treats the
   personas as a sample of the true population: the uncertainty of the persona model is
   *not* represented.
 - ``D >= 2`` draws (Rubin-style total variance): the draws' spread ``B = var_d(m_d)`` holds
@@ -22,10 +23,14 @@ variance of ``m`` as an estimate of the population's mean of ``f``:
   ``W = mean_d var_d(f) / N_d``. The truth behaves like one more posterior draw, so
   ``V_p = (1 + 1/D) * max(B - W, 0) + W / D``: the posterior part with Rubin's finite-``D``
   factor, plus the noise left in the average of ``D`` draws. The interval uses Student's t
-  with Satterthwaite's degrees of freedom for the between-draw part (it is estimated from
-  ``D - 1`` degrees of freedom; the rectifier's from hundreds, treated as normal, as
-  ppi-python does). A moment formula rather than a normal mixture over draws: with the usual
+  with Satterthwaite's degrees of freedom: the between-draw part is estimated from ``D - 1``
+  degrees of freedom, the rectifier's variance from ``n - 1``. A moment formula rather than a normal mixture over draws: with the usual
   10-50 draws the mixture's tail quantiles are themselves noisy, the variance is not.
+
+Small samples (the default ``small_sample=True``): the rectifier's variance carries the usual
+``n / (n - 1)`` factor and ``n - 1`` degrees of freedom; ``small_sample=False`` is
+ppi-python's large-sample form (``ddof = 0``, normal quantile), which the one-draw case then
+matches exactly. In groups of 30-50 humans the large-sample form under-covers visibly.
 
 ``lambda`` minimises ``V`` (clipped to [0, 1] like ppi-python): ``lambda = C / (v + n * V_p)``
 with ``C`` the humans' covariance of ``Y`` and ``f`` and ``v`` the variance of ``f`` pooled
@@ -113,6 +118,7 @@ def ppi_mean(
     weights: ArrayLike | None = None,
     lam: float | None = None,
     alpha: float = 0.1,
+    small_sample: bool = True,
 ) -> PPIEstimate:
     """Prediction-powered estimate and ``1 - alpha`` interval of the population mean of ``Y``.
 
@@ -129,6 +135,10 @@ def ppi_mean(
         ``1`` is plain PPI.
     alpha
         One minus the interval's level.
+    small_sample
+        ``True`` (default): the rectifier's variance with the ``n / (n - 1)`` factor and
+        ``n - 1`` degrees of freedom (in the Satterthwaite formula), as survey estimators do.
+        ``False``: ppi-python's large-sample form (``ddof = 0``, normal quantile).
 
     Returns
     -------
@@ -149,11 +159,13 @@ def ppi_mean(
         denom = v_f + n_eff * v_lam
         lam = float(np.clip(cov / denom, 0.0, 1.0)) if denom > 0 else 0.0
     z = y - lam * f
-    v_rect = float(np.sum(w**2 * (z - w @ z / n) ** 2) / n**2)
+    v_rect = float(np.sum(w**2 * (z - w @ z / n) ** 2) / n**2) * (n / (n - 1) if small_sample else 1.0)
     var = lam**2 * v_persona + v_rect
     estimate = lam * m_bar + y_bar - lam * f_bar
     c_between = lam**2 * between
-    df = var**2 / (c_between**2 / df_between) if c_between > 0 else np.inf
+    # Satterthwaite: each estimated variance component over its degrees of freedom
+    parts = (c_between**2 / df_between if c_between > 0 else 0.0) + (v_rect**2 / (n - 1) if small_sample else 0.0)
+    df = var**2 / parts if parts > 0 else np.inf
     q = stats.norm.ppf(1 - alpha / 2) if np.isinf(df) else stats.t.ppf(1 - alpha / 2, df)
     se = float(np.sqrt(var))
     return PPIEstimate(

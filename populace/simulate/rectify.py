@@ -33,6 +33,7 @@ def rectify(
     draw: str = "draw",
     lam: float | None = None,
     min_humans: int = 10,
+    small_sample: bool = True,
     personas_label: str = "personas",
     humans_label: str = "humans",
 ) -> pd.DataFrame:
@@ -51,7 +52,9 @@ def rectify(
         Column names (``answer`` in both tables).
     by
         Optional group column, present in both tables: shares are also estimated within each
-        group (from that group's personas and humans).
+        group, from that group's personas and humans, with each level's power-tuning
+        ``lambda`` from all the humans (tuned on a group's few humans, ``lambda`` is
+        correlated with the group's means, which biases its estimate and under-covers).
     weight
         Optional positive weight column of ``humans`` (e.g. inverse inclusion probabilities).
     draw
@@ -63,6 +66,9 @@ def rectify(
         Groups with fewer humans get NaN for ``ppi`` and ``human_only`` (with a warning), and
         so does ``ppi`` for a level that all or none of a group's humans give (its rectifier
         variance would be estimated as zero).
+    small_sample
+        The rectifier's small-sample variance and degrees of freedom (default); ``False`` is
+        ppi-python's large-sample form (see :func:`populace.simulate.ppi.ppi_mean`).
     personas_label, humans_label
         How error messages name the two inputs (their file names in the CLI).
 
@@ -95,15 +101,15 @@ def rectify(
             "intervals (only the personas' sampling noise is). Generate several draws.",
             RectifyWarning, stacklevel=2,
         )
-    cells = [(ALL, np.ones(len(y), bool), counts.counts.sum(axis=1))]
-    if by:
-        cells += [(group, g == i, counts.counts[:, i, :]) for i, group in enumerate(counts.groups)]
-    rows: list[dict[str, object]] = []
-    for group, mask, table in cells:
-        rows += _group_rows(
-            group, table, f[mask], y[mask], None if w is None else w[mask],
-            levels=counts.levels, lam=lam, min_humans=min_humans, by=by,
-        )
+    options = dict(levels=counts.levels, min_humans=min_humans, by=by, small_sample=small_sample)
+    rows = _group_rows(ALL, counts.counts.sum(axis=1), f, y, w, lams=[lam] * len(counts.levels), **options)
+    # Groups reuse each level's lambda from all the humans: tuned on a group's few humans it
+    # is correlated with that group's means, which biases the estimate and under-covers.
+    overall = [r["lam"] for r in rows if r["method"] == "ppi"]
+    lams = [lam if lam is not None else (None if np.isnan(v) else float(v)) for v in overall]
+    for i, group in enumerate(counts.groups if by else []):
+        mask = g == i
+        rows += _group_rows(group, counts.counts[:, i, :], f[mask], y[mask], None if w is None else w[mask], lams=lams, **options)
     return pd.DataFrame(rows, columns=[*COLUMNS, "se", "lam", "n_humans"])
 
 
@@ -115,9 +121,10 @@ def _group_rows(
     w: np.ndarray | None,
     *,
     levels: list[str],
-    lam: float | None,
+    lams: list[float | None],
     min_humans: int,
     by: str | None,
+    small_sample: bool,
 ) -> list[dict[str, object]]:
     """Rows of one group; ``table`` is its persona counts (draws, levels)."""
     sizes = table.sum(axis=1)
@@ -140,7 +147,7 @@ def _group_rows(
             llm = dict(zip(("estimate", "lo90", "hi90"), llm_only(means, draws.variances, sizes, alpha=ALPHA)))
             # humans who all (or none) give a level: the rectifier's variance is estimated as 0
             if not few and np.ptp(yk) > 0:
-                r = ppi_mean(yk, fk, draws, weights=w, lam=lam, alpha=ALPHA)
+                r = ppi_mean(yk, fk, draws, weights=w, lam=lams[k], alpha=ALPHA, small_sample=small_sample)
                 ppi = dict(estimate=r.estimate, lo90=r.lo, hi90=r.hi, se=r.se, lam=r.lam)
             elif not few:
                 flat.append(level)

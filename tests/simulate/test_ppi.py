@@ -30,7 +30,7 @@ def _data(seed: int, n: int = 300, N: int = 4000, binary: bool = True):
 @pytest.mark.parametrize("lam", [None, 1.0, 0.35, 0.0])
 def test_one_draw_matches_ppi_python(seed, binary, lam):
     y, f, fu = _data(seed, binary=binary)
-    r = ppi_mean(y, f, summarize_draws(fu, np.zeros(len(fu), int)), lam=lam, alpha=0.1)
+    r = ppi_mean(y, f, summarize_draws(fu, np.zeros(len(fu), int)), lam=lam, alpha=0.1, small_sample=False)
     point = ppi_py.ppi_mean_pointestimate(y, f, fu, lam=lam)
     lo, hi = ppi_py.ppi_mean_ci(y, f, fu, alpha=0.1, lam=lam)
     np.testing.assert_allclose(r.estimate, np.ravel(point)[0], **EXACT)
@@ -71,13 +71,24 @@ def test_rectify_one_draw_matches_ppi_python_per_level():
     personas = pd.DataFrame({"draw": 4, "llm": levels[noisy(xu)]})
     humans = pd.DataFrame({"llm": levels[noisy(x)], "truth": levels[noisy(x)]})
     with pytest.warns(UserWarning, match="one posterior draw"):
-        res = rectify(personas, humans, answer="llm", truth="truth")
+        res = rectify(personas, humans, answer="llm", truth="truth", small_sample=False)
     for level in levels:
         y, f, fu = ((frame.to_numpy() == level) * 1.0 for frame in (humans.truth, humans.llm, personas.llm))
         row = res[(res.level == level) & (res.method == "ppi")].iloc[0]
         lo, hi = ppi_py.ppi_mean_ci(y, f, fu, alpha=0.1)
         np.testing.assert_allclose([row.lo90, row.hi90], [np.ravel(lo)[0], np.ravel(hi)[0]], **EXACT)
         np.testing.assert_allclose(row.estimate, np.ravel(ppi_py.ppi_mean_pointestimate(y, f, fu))[0], **EXACT)
+
+
+def test_small_sample_form_of_the_rectifier():
+    # the default: ppi-python's rectifier variance times n / (n - 1), t with n - 1 df (one draw)
+    y, f, fu = _data(7, n=40)
+    one = summarize_draws(fu, np.zeros(len(fu), int))
+    large, small = ppi_mean(y, f, one, lam=0.5, small_sample=False), ppi_mean(y, f, one, lam=0.5)
+    n, rect = len(y), np.var(y - 0.5 * f) / len(y)
+    np.testing.assert_allclose(small.se**2 - large.se**2, rect / (n - 1), **EXACT)
+    np.testing.assert_allclose(small.df, small.se**4 / ((rect * n / (n - 1)) ** 2 / (n - 1)), **EXACT)
+    assert small.hi - small.lo > large.hi - large.lo
 
 
 def test_draw_spread_enters_the_variance():
@@ -92,9 +103,11 @@ def test_draw_spread_enters_the_variance():
     r = ppi_mean(y, f, DrawSummary(means, variances, sizes), lam=1.0)
     within = np.mean(variances / sizes)
     between = (np.var(means, ddof=1) - within) * (1 + 1 / D)
-    rect = np.var(y - f) / len(y)
+    n = len(y)
+    rect = np.var(y - f) / (n - 1)  # ddof = 0 variance over n, times n / (n - 1)
     np.testing.assert_allclose(r.se**2, between + within / D + rect, **EXACT)
-    np.testing.assert_allclose(r.df, (between + within / D + rect) ** 2 / (between**2 / (D - 1)), **EXACT)
+    df = (between + within / D + rect) ** 2 / (between**2 / (D - 1) + rect**2 / (n - 1))
+    np.testing.assert_allclose(r.df, df, **EXACT)
     np.testing.assert_allclose(r.estimate, means.mean() + y.mean() - f.mean(), **EXACT)
     m = means.mean()
     pooled = ppi_mean(y, f, DrawSummary(np.array([m]), np.array([m * (1 - m)]), np.array([sizes.sum()])), lam=1.0)

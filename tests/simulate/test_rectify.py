@@ -11,6 +11,7 @@ import pytest
 from populace.errors import InputError, PopulaceError
 from populace.simulate import COLUMNS, RectifyWarning, rectify
 from populace.simulate.inputs import count_personas, read_persona_counts
+from populace.simulate.ppi import ppi_mean, summarize_draws
 
 LEVELS = np.array(["no", "yes"])
 
@@ -59,10 +60,18 @@ def test_tidy_result_and_baselines():
 def test_group_estimates_use_the_groups_personas_and_humans():
     personas, humans = _inputs(1)
     res = _run(personas, humans, by="sex")
+    overall_lam = res.query("group == '(all)' and method == 'ppi'").set_index("level").lam
     for g in ("F", "M"):
-        alone = _run(personas[personas.sex == g], humans[humans.sex == g])
-        got = res[res.group == g].drop(columns="group").reset_index(drop=True)
-        pd.testing.assert_frame_equal(got, alone[alone.group == "(all)"].drop(columns="group").reset_index(drop=True))
+        p, h = personas[personas.sex == g], humans[humans.sex == g]
+        alone = _run(p, h)
+        got = res[(res.group == g) & (res.method != "ppi")].drop(columns="group").reset_index(drop=True)
+        expect = alone[alone.method != "ppi"].drop(columns="group").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expect)
+        for level in ("no", "yes"):  # ppi: the group's data with the level's lambda from all humans
+            draws = summarize_draws((p.llm == level).to_numpy(float), p.draw.to_numpy())
+            r = ppi_mean((h.truth == level).to_numpy(float), (h.llm == level).to_numpy(float), draws, lam=overall_lam[level])
+            row = res.query("group == @g and level == @level and method == 'ppi'").iloc[0]
+            np.testing.assert_allclose([row.estimate, row.lo90, row.hi90, row.lam], [r.estimate, r.lo, r.hi, r.lam], rtol=1e-12)
 
 
 def test_weights_change_the_estimate_as_a_weighted_mean():
