@@ -15,22 +15,22 @@ variance of ``m`` as an estimate of the population's mean of ``f``:
 
 - one draw: ``V_p = var(f) / N`` over its ``N`` personas. This is ppi-python's
   ``ppi_mean_ci`` (with ``small_sample=False`` estimate, lambda and interval agree to
-  rounding), and it treats the
-  personas as a sample of the true population: the uncertainty of the persona model is
-  *not* represented.
+  rounding), and it treats the personas as a sample of the true population: the
+  uncertainty of the persona model is *not* represented.
 - ``D >= 2`` draws (Rubin-style total variance): the draws' spread ``B = var_d(m_d)`` holds
   the posterior variance of the population mean of ``f`` plus each draw's Monte-Carlo noise
   ``W = mean_d var_d(f) / N_d``. The truth behaves like one more posterior draw, so
   ``V_p = (1 + 1/D) * max(B - W, 0) + W / D``: the posterior part with Rubin's finite-``D``
   factor, plus the noise left in the average of ``D`` draws. The interval uses Student's t
   with Satterthwaite's degrees of freedom: the between-draw part is estimated from ``D - 1``
-  degrees of freedom, the rectifier's variance from ``n - 1``. A moment formula rather than a normal mixture over draws: with the usual
-  10-50 draws the mixture's tail quantiles are themselves noisy, the variance is not.
+  degrees of freedom, the rectifier's variance from ``n - 1``. A moment formula rather than
+  a normal mixture over draws: with the usual 10-50 draws the mixture's tail quantiles are
+  themselves noisy, the variance is not.
 
 Small samples (the default ``small_sample=True``): the rectifier's variance carries the usual
 ``n / (n - 1)`` factor and ``n - 1`` degrees of freedom; ``small_sample=False`` is
 ppi-python's large-sample form (``ddof = 0``, normal quantile), which the one-draw case then
-matches exactly. In groups of 30-50 humans the large-sample form under-covers visibly.
+matches exactly. The difference matters in groups of a few dozen humans.
 
 ``lambda`` minimises ``V`` (clipped to [0, 1] like ppi-python): ``lambda = C / (v + n * V_p)``
 with ``C`` the humans' covariance of ``Y`` and ``f`` and ``v`` the variance of ``f`` pooled

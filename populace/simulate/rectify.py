@@ -109,7 +109,8 @@ def rectify(
     lams = [lam if lam is not None else (None if np.isnan(v) else float(v)) for v in overall]
     for i, group in enumerate(counts.groups if by else []):
         mask = g == i
-        rows += _group_rows(group, counts.counts[:, i, :], f[mask], y[mask], None if w is None else w[mask], lams=lams, **options)
+        w_g = None if w is None else w[mask]
+        rows += _group_rows(group, counts.counts[:, i, :], f[mask], y[mask], w_g, lams=lams, **options)
     return pd.DataFrame(rows, columns=[*COLUMNS, "se", "lam", "n_humans"])
 
 
