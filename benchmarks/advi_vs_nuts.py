@@ -92,10 +92,11 @@ def markdown(rows: list[dict], *, command: str, draws: int) -> str:
         f"Made by: `{command}` (2-core machine, shared with other jobs; times are wall seconds of "
         "`populace.inference.fit` in one process, so the later fits find warm compile caches).",
         "",
-        f"Personas: N per draw, {draws} draws, scored pooled over draws. ADVI is mean-field: "
-        "an approximation whose intervals are too narrow (see cov90 and the widths).",
+        f"Personas: N per draw, {draws} draws, scored pooled over draws. ADVI is mean-field, "
+        "an approximation that ignores posterior correlation, so its intervals can be too narrow: "
+        "compare cov90 and the widths with NUTS's.",
         "",
-        "| sample | method | " + " | ".join(keys) + " |",
+        "| sample | method | " + " | ".join(k.replace("|", "\\|") for k in keys) + " |",
         "|---|---|" + "---|" * len(keys),
     ]
     for r in rows:
