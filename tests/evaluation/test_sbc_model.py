@@ -177,8 +177,10 @@ def test_reused_sampler_sees_the_new_studys_data() -> None:
     from populace.evaluation.sbc.sampler import ReusableNuts
     from populace.models.copula import CopulaModel
 
-    first = sbc.simulate_study(_theta(), np.random.default_rng(0), config=PRODUCTION, n_sample=150)
-    second = sbc.simulate_study(_theta(np.log(500.0)), np.random.default_rng(1), config=PRODUCTION, n_sample=250)
+    fixed = sbc.template_study(PRODUCTION, rng=np.random.default_rng(9))
+    first = sbc.simulate_study(_theta(), np.random.default_rng(0), config=PRODUCTION, n_sample=150, template=fixed)
+    second = sbc.simulate_study(_theta(np.log(500.0)), np.random.default_rng(1), config=PRODUCTION, n_sample=250,
+                                template=fixed)
     nuts = ReusableNuts(first, model_config=PRODUCTION.model_config)
     point = nuts.init_fn(5)
     q = DictToArrayBijection.map({v.name: point[v.name] for v in nuts.model.value_vars}).data
@@ -188,6 +190,10 @@ def test_reused_sampler_sees_the_new_studys_data() -> None:
     fresh = CopulaModel(second, model_config=PRODUCTION.model_config).build_model()
     expected = float(fresh.compile_logp(mode="FAST_COMPILE")(point))
     assert after == pytest.approx(expected, rel=1e-9) and after != pytest.approx(before, rel=1e-3)
+    # the census shares are graph constants: a study with other fixed tables is refused
+    other = sbc.simulate_study(_theta(), np.random.default_rng(2), config=PRODUCTION, n_sample=150)
+    with pytest.raises(ValueError, match="fixed census shares"):
+        nuts.set_study(other)
     # recorded values are the chain's values, not prior draws of the variables
     values = dict(zip(nuts.names, nuts.point_fn(point), strict=True))
     assert float(values["log_concentration"]) == pytest.approx(float(point["log_concentration"]))

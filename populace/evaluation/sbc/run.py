@@ -1,7 +1,9 @@
 """One SBC run: simulate, fit, thin, rank, replication after replication.
 
-Per replication ``r`` (seeded by ``[seed, r]``): the ``r``-th prior draw ``theta``, a study
-simulated from it (:mod:`~populace.evaluation.sbc.simulate`), one NUTS chain on it
+The fixed census tables (the shares the model conditions on) are drawn once per run
+(seeded by ``[seed, FIXED_TABLES_STREAM]``) and shared by every replication: SBC holds
+covariates fixed, and they are constants of the compiled graph. Per replication ``r``
+(seeded by ``[seed, r]``): the ``r``-th prior draw ``theta``, a study simulated from it (:mod:`~populace.evaluation.sbc.simulate`), one NUTS chain on it
 (:class:`~populace.evaluation.sbc.sampler.ReusableNuts`, compiled once), the ranked
 quantities (:func:`~populace.evaluation.sbc.ranks.quantities`) of ``theta`` and of the
 draws, and their ranks among ``L`` draws thinned by ``ceil(draws / ESS_bulk_min)`` so that
@@ -21,9 +23,12 @@ import pandas as pd
 
 from populace.evaluation.sbc.configs import PRODUCTION, SBCConfig
 from populace.evaluation.sbc.ranks import quantities, rank_statistic
-from populace.evaluation.sbc.simulate import prior_draws, simulate_study
+from populace.evaluation.sbc.simulate import prior_draws, simulate_study, template_study
 
-__all__ = ["run_sbc", "thin_index"]
+__all__ = ["FIXED_TABLES_STREAM", "run_sbc", "thin_index"]
+
+#: Second seed word of the generator that draws the run's fixed census tables.
+FIXED_TABLES_STREAM = 1_000_003
 
 
 def thin_index(draws: int, n_ranks: int, ess: float) -> tuple[np.ndarray, int]:
@@ -106,6 +111,7 @@ def run_sbc(
         raise ValueError(f"unknown method {method!r}; choose nuts or advi")
     say = progress or (lambda _msg: None)
     thetas = prior_draws(reps, seed=seed, config=config)
+    fixed = template_study(config, rng=np.random.default_rng([seed, FIXED_TABLES_STREAM]))
     rows: list[dict[str, Any]] = [] if previous is None else previous.to_dict("records")
     if rows and any(int(r["n_ranks"]) != L for r in rows):
         raise ValueError(f"the previous rows were ranked among another number of draws than n_ranks={L}")
@@ -119,7 +125,7 @@ def run_sbc(
         t0 = time.perf_counter()
         rng = np.random.default_rng([seed, rep])
         try:
-            study = simulate_study(theta, rng, config=config, n_sample=n_sample)
+            study = simulate_study(theta, rng, config=config, n_sample=n_sample, template=fixed)
             if method == "nuts":
                 if sampler is None:
                     from populace.evaluation.sbc.sampler import ReusableNuts

@@ -1,9 +1,12 @@
 """NUTS compiled once per study shape and rerun on new data (the SBC's inner loop).
 
-Every replication's study has the same structure, and the model's data are pytensor
-shared variables (``models.backend``), so one compiled log-density and gradient serve
-every replication: the new study's data are written into the shared variables of the
-first one's graph. ``populace.inference.fit`` would build and compile a new model per
+Every replication's study has the same structure, and the model's microdata and
+cross-tab counts are pytensor shared variables (``models.backend``), so one compiled
+log-density and gradient serve every replication: the new study's data are written into
+the shared variables of the first one's graph. The census shares that pin the margins
+(1-D and area tables, area shares) are *constants* of the graph, so every study must
+have the same fixed tables (``run_sbc`` draws them once per run); :meth:`set_study`
+refuses a study whose fixed shares differ. ``populace.inference.fit`` would build and compile a new model per
 replication (about 85 s of its 105 s at K = 3 on this machine); this takes seconds.
 The sampler is PyMC's NUTS with the settings of ``fit``'s default
 (``init="jitter+adapt_diag"``, ``target_accept`` of the sampler config), one chain.
@@ -67,7 +70,19 @@ class ReusableNuts:
         """Write ``study``'s data into the compiled graph (same structure required)."""
         from populace.models.copula import CopulaModel
 
-        new = _shared_inputs(CopulaModel(study, model_config=dict(self.copula.model_config)).build_model())
+        model = CopulaModel(study, model_config=dict(self.copula.model_config))
+        old_s, new_s = self.copula.structure, model.structure
+        same = [
+            (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+            for a, b in zip(
+                (*old_s.margins, *old_s.national, old_s.geo_shares),
+                (*new_s.margins, *new_s.national, new_s.geo_shares),
+                strict=True,
+            )
+        ]
+        if not all(same):
+            raise ValueError("the study's fixed census shares differ from the compiled graph's constants")
+        new = _shared_inputs(model.build_model())
         if len(new) != len(self.shared):
             raise ValueError("the study's structure differs from the compiled one")
         for old, nv in zip(self.shared, new, strict=True):
@@ -77,7 +92,7 @@ class ReusableNuts:
             ):
                 raise ValueError("the study's data do not fit the compiled graph's shapes")
             old.set_value(value)
-        self.copula = CopulaModel(study, model_config=dict(self.copula.model_config))
+        self.copula = model
 
     def sample(self, *, draws: int, tune: int, seed: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """One chain: returns ``(posterior, stats)``, arrays with a leading draw axis;

@@ -10,7 +10,8 @@ census shares that pin the copula's margins. So, term by term:
   thresholds / intercepts of ``pi``; no likelihood term contains their counts. The
   simulator draws them independently of ``theta`` (``Dirichlet(4)`` shares, per area
   for an area table) and holds them fixed in the fit: any distribution that does not
-  depend on ``theta`` is valid, since the posterior conditions on them.
+  depend on ``theta`` is valid, since the posterior conditions on them. ``run_sbc``
+  draws them once per run (a fixed design; they are constants of the compiled graph).
 * **The copula** ``pi(g, x) = s_g P_g(x_D) P_nat(x_A | x_D)`` is computed exactly from
   ``theta`` and ``m`` by :func:`populace.inference.enumerate.joint_shares` (the same
   ``attribute_logps`` / ``logp_given_area`` code as the likelihood).
