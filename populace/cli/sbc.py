@@ -19,6 +19,7 @@ _OPTIONS = (
     ("--seed", "seed"),
     ("--out", "out"),
     ("--resume", "resume"),
+    ("--report-only", "report_only"),
 )
 
 
@@ -54,6 +55,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         action="store_true",
         help="keep the replications already in DIR/sbc_ranks.csv (written after each one) and run the rest",
     )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run no replication: rewrite DIR/sbc.md and the plots from DIR/sbc_ranks.csv (e.g. of a run "
+        "still going, or interrupted)",
+    )
+    p.add_argument(
+        "--notes", default=None, metavar="FILE",
+        help="a Markdown file whose text is added to sbc.md (findings, what was not re-run)",
+    )
     p.set_defaults(run=run)
 
 
@@ -69,8 +80,26 @@ def run(args: argparse.Namespace) -> None:
     if args.n_ranks is not None and args.n_ranks > args.draws:
         raise UsageError(f"--n-ranks {args.n_ranks} is more than --draws {args.draws}; lower it or draw more.")
     command = command_line(args, "sbc", _OPTIONS)
+    notes = ""
+    if args.notes is not None:
+        try:
+            notes = Path(args.notes).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--notes {args.notes}: cannot read it ({exc.strerror}); give an existing text file.") from None
     previous = None
     saved = Path(args.out) / "sbc_ranks.csv"
+    if args.report_only:
+        if not saved.exists():
+            raise UsageError(f"--report-only: {saved} does not exist; run the replications first (drop --report-only).")
+        df = pd.read_csv(saved)
+        done = sorted(int(r) for r in df["rep"].unique())
+        missing = [r for r in range(max(done) + 1) if r not in set(done)] if done else []
+        failed = [f"rep {r}: no rows in {saved.name} (failed, see the run's log)" for r in missing]
+        df.attrs.update(failed=failed, config=args.config, reps=args.reps, method=args.method, draws=args.draws,
+                        tune=args.tune, n_sample=args.n_sample)
+        paths = write_sbc(df, args.out, command=command, notes=notes)
+        say(f"wrote {paths['md']} from {len(done)} replications in {saved}")
+        return
     if args.resume and saved.exists():
         previous = pd.read_csv(saved)
         say(f"resuming: {previous['rep'].nunique()} replications read from {saved}")
@@ -87,11 +116,11 @@ def run(args: argparse.Namespace) -> None:
         progress=say,
         previous=previous,
         # tables (no plots) after every replication, so a killed run can --resume
-        on_rep=lambda part: write_sbc(part, args.out, command=command, plots=False),
+        on_rep=lambda part: write_sbc(part, args.out, command=command, plots=False, notes=notes),
     )
     if df.empty:
         raise UsageError("every SBC replication failed; see the messages above.")
-    paths = write_sbc(df, args.out, command=command)
+    paths = write_sbc(df, args.out, command=command, notes=notes)
     say("done")
     table = summarize(df)
     for _, r in table.iterrows():

@@ -165,3 +165,22 @@ def test_cli_sbc_wiring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert md.startswith("Made by: `") and "--config small" in md.splitlines()[0]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["sbc", "--draws", "10", "--n-ranks", "11", "--out", str(tmp_path)]) != 0
+        assert main(["sbc", "--report-only", "--out", str(tmp_path / "nothing")]) != 0
+
+
+def test_cli_report_only_rewrites_from_the_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("arviz_plots")
+    from populace.cli import main
+
+    df = _fake_ranks()
+    df = df[df["rep"] != 3]  # a failed replication leaves no rows
+    df.to_csv(tmp_path / "sbc_ranks.csv", index=False)
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Findings\n\nnone\n")
+    monkeypatch.setattr(sbc, "run_sbc", lambda **_: pytest.fail("--report-only must not run replications"))
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["sbc", "--report-only", "--reps", "31", "--out", str(tmp_path), "--notes", str(notes)]) == 0
+    md = (tmp_path / "sbc.md").read_text()
+    assert "## Findings\n\nnone" in md and "--notes" not in md.splitlines()[0]
+    assert "29 replications done (1 failed) of 31" in md and "rep 3: no rows" in md
+    assert (tmp_path / "ecdf_diff.png").exists()

@@ -118,7 +118,7 @@ def run_sbc(
     done = {int(r["rep"]) for r in rows}
     failed: list[str] = []
     attrs = {"config": config.name, "reps": reps, "method": method, "draws": draws, "tune": tune, "n_sample": n_sample}
-    sampler: Any = None
+    sampler: Any = _SAMPLERS.get(config.name)
     for rep, theta in enumerate(thetas):
         if rep in done:
             continue
@@ -127,12 +127,7 @@ def run_sbc(
         try:
             study = simulate_study(theta, rng, config=config, n_sample=n_sample, template=fixed)
             if method == "nuts":
-                if sampler is None:
-                    from populace.evaluation.sbc.sampler import ReusableNuts
-
-                    sampler = ReusableNuts(study, model_config=config.model_config)
-                else:
-                    sampler.set_study(study)
+                sampler = _sampler_for(sampler, study, config)
                 post, stats = sampler.sample(draws=draws, tune=tune, seed=[seed, rep, 1])
                 model, div = sampler.copula, float(stats["diverging"].sum())
             else:
@@ -172,6 +167,25 @@ def run_sbc(
         if on_rep is not None:
             on_rep(_frame(rows, failed, attrs))
     return _frame(rows, failed, attrs)
+
+
+#: Compiled samplers by configuration name, kept for later runs in the same process.
+_SAMPLERS: dict[str, Any] = {}
+
+
+def _sampler_for(sampler: Any, study: Any, config: SBCConfig) -> Any:
+    """``sampler`` loaded with ``study``, or a new one where its fixed tables differ."""
+    from populace.evaluation.sbc.sampler import ReusableNuts
+
+    if sampler is not None:
+        try:
+            sampler.set_study(study)
+            return sampler
+        except ValueError:  # another run's fixed tables: compile anew
+            pass
+    sampler = ReusableNuts(study, model_config=config.model_config)
+    _SAMPLERS[config.name] = sampler
+    return sampler
 
 
 def _advi(study: Any, config: SBCConfig, *, draws: int, seed: int) -> tuple[Any, Mapping[str, np.ndarray], float]:
