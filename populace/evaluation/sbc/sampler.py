@@ -102,10 +102,10 @@ class ReusableNuts:
 
         rng = np.random.default_rng(seed)
         point = self.init_fn(int(rng.integers(2**31)))
-        n = DictToArrayBijection.map({v.name: point[v.name] for v in self.model.value_vars}).data.size
         mean = DictToArrayBijection.map({v.name: point[v.name] for v in self.model.value_vars}).data
         step = self.step
-        step.potential = QuadPotentialDiagAdapt(n, mean, np.ones(n), 10, rng=rng)  # as jitter+adapt_diag
+        # A fresh adaptive diagonal mass matrix per chain, as init="jitter+adapt_diag" makes.
+        step.potential = QuadPotentialDiagAdapt(mean.size, mean, np.ones(mean.size), 10, rng=rng)
         step.setup_chain(rng, tune, draws)
         step.tune = bool(tune)
         step.reset_tuning()
