@@ -98,6 +98,7 @@ class ReusableNuts:
         """One chain: returns ``(posterior, stats)``, arrays with a leading draw axis;
         stats ``diverging`` and ``n_steps`` of the kept draws."""
         from pymc.blocking import DictToArrayBijection
+        from pymc.step_methods.hmc.integration import CpuLeapfrogIntegrator
         from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt
 
         rng = np.random.default_rng(seed)
@@ -105,7 +106,10 @@ class ReusableNuts:
         mean = DictToArrayBijection.map({v.name: point[v.name] for v in self.model.value_vars}).data
         step = self.step
         # A fresh adaptive diagonal mass matrix per chain, as init="jitter+adapt_diag" makes.
+        # The leapfrog integrator holds its own reference to the potential: replace both, or
+        # momenta and kinetic energy disagree and the chain targets the wrong distribution.
         step.potential = QuadPotentialDiagAdapt(mean.size, mean, np.ones(mean.size), 10, rng=rng)
+        step.integrator = CpuLeapfrogIntegrator(step.potential, step._logp_dlogp_func)
         step.setup_chain(rng, tune, draws)
         step.tune = bool(tune)
         step.reset_tuning()
