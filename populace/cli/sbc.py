@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> None:
         args.out = f"benchmarks/results/sbc_{args.config}"
     if args.n_ranks is not None and args.n_ranks > args.draws:
         raise UsageError(f"--n-ranks {args.n_ranks} is more than --draws {args.draws}; lower it or draw more.")
-    command = command_line(args, "sbc", _OPTIONS)
+    # The run's command (what made the ranks): --report-only only re-renders them.
+    command = command_line(args, "sbc", [o for o in _OPTIONS if o[1] != "report_only"])
     notes = ""
     if args.notes is not None:
         try:
@@ -97,7 +98,8 @@ def run(args: argparse.Namespace) -> None:
         failed = [f"rep {r}: no rows in {saved.name} (failed, see the run's log)" for r in missing]
         df.attrs.update(failed=failed, config=args.config, reps=args.reps, method=args.method, draws=args.draws,
                         tune=args.tune, n_sample=args.n_sample)
-        paths = write_sbc(df, args.out, command=command, notes=notes)
+        rendered = f"Report re-rendered from `{saved.name}` (no replication run) by the command above with `--report-only`."
+        paths = write_sbc(df, args.out, command=command, notes=f"{rendered}\n\n{notes}")
         say(f"wrote {paths['md']} from {len(done)} replications in {saved}")
         return
     if args.resume and saved.exists():
