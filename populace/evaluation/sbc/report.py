@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -149,10 +148,3 @@ def _markdown(
         lines += ["", "## Plots (ArviZ)", ""]
         lines += [f"![{name}]({fname})" for name, fname in figs]
     return "\n".join(lines) + "\n"
-
-
-def slug(text: str) -> str:
-    """A file-name-safe version of a quantity label."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
-
-

@@ -118,7 +118,7 @@ def run_sbc(
     done = {int(r["rep"]) for r in rows}
     failed: list[str] = []
     attrs = {"config": config.name, "reps": reps, "method": method, "draws": draws, "tune": tune, "n_sample": n_sample}
-    sampler: Any = _SAMPLERS.get(config.name)
+    sampler: Any = _SAMPLERS.get(_key(config))
     for rep, theta in enumerate(thetas):
         if rep in done:
             continue
@@ -169,8 +169,15 @@ def run_sbc(
     return _frame(rows, failed, attrs)
 
 
-#: Compiled samplers by configuration name, kept for later runs in the same process.
+#: Compiled samplers by configuration (name and model config), kept for later runs in the
+#: same process.
 _SAMPLERS: dict[str, Any] = {}
+
+
+def _key(config: SBCConfig) -> str:
+    import json
+
+    return f"{config.name}:{json.dumps(config.model_config, sort_keys=True)}"
 
 
 def _sampler_for(sampler: Any, study: Any, config: SBCConfig) -> Any:
@@ -184,7 +191,7 @@ def _sampler_for(sampler: Any, study: Any, config: SBCConfig) -> Any:
         except ValueError:  # another run's fixed tables: compile anew
             pass
     sampler = ReusableNuts(study, model_config=config.model_config)
-    _SAMPLERS[config.name] = sampler
+    _SAMPLERS[_key(config)] = sampler
     return sampler
 
 
