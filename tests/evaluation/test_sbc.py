@@ -1,8 +1,9 @@
-"""``populace.evaluation.sbc``: rank statistics and the uniformity test on synthetic ranks.
+"""``populace.evaluation.sbc``: rank statistics, uniformity test, thinning, outputs, CLI.
 
-A full SBC run fits the model many times (minutes); here the statistics are checked on
-a conjugate normal model whose posterior is known exactly, and the simulator on one
-fixed parameter draw.
+A full SBC run fits the model hundreds of times (an hour, ``benchmarks/results/
+sbc_production``); here the statistics are checked on a conjugate normal model whose
+posterior is known exactly. The simulator, the quantities and a short production run
+are in ``test_sbc_model.py``.
 """
 
 from __future__ import annotations
@@ -79,35 +80,69 @@ def test_default_bins() -> None:
     assert sbc.default_bins(100, 3) == 4  # never more bins than rank values
 
 
+def test_thin_index() -> None:
+    # ESS 60 of 150 draws: step ceil(150 / 60) = 3, the last 49 draws at that spacing
+    keep, step = sbc.thin_index(150, 49, 60.0)
+    assert step == 3 and keep.tolist() == list(range(5, 150, 3))
+    # ESS 40: step 4 would need 193 draws, so the 49 are spread over the chain (step 150 // 49)
+    keep, step = sbc.thin_index(150, 49, 40.0)
+    assert step == 3 and len(keep) == 49 and keep[0] == 0 and keep[-1] == 149
+    with pytest.raises(ValueError, match="n_ranks"):
+        sbc.thin_index(10, 11, 10.0)
+
+
 def _fake_ranks(reps: int = 30, L: int = 19) -> pd.DataFrame:
     rng = np.random.default_rng(5)
     rows = []
     for rep in range(reps):
-        for q in ("gram[a,b]", "cell[a1,b1,c1,d1]"):
+        for q in ("gram[a,b]", "pi[a=a1|b=b1]"):
             rows.append({"rep": rep, "quantity": q, "rank": int(rng.integers(0, L + 1)), "n_ranks": L,
-                         "true": 0.1, "post_mean": 0.1, "post_sd": 0.01, "seconds": 2.0,
-                         "divergences": 0.0, "ess_min": 50.0})
+                         "true": 0.1, "post_mean": 0.1, "post_sd": 0.01, "ess_bulk": 50.0, "seconds": 2.0,
+                         "divergences": 0.0, "ess_min": 15.0 if rep == 0 else 50.0, "thin": 2})
     df = pd.DataFrame(rows)
-    df.attrs.update(failed=["rep 99: FitError: boom"], reps=reps + 1, method="nuts", draws=40, tune=40,
-                    n_sample=300, n_pop=1_000_000)
+    df.attrs.update(failed=["rep 99: FitError: boom"], config="production", reps=reps + 1, method="nuts",
+                    draws=40, tune=40, n_sample=300)
     return df
 
 
 def test_summarize_and_write(tmp_path: Path) -> None:
+    pytest.importorskip("arviz_plots")
     df = _fake_ranks()
     table = sbc.summarize(df)
-    assert table["quantity"].tolist() == ["gram[a,b]", "cell[a1,b1,c1,d1]"]
+    assert table["quantity"].tolist() == ["gram[a,b]", "pi[a=a1|b=b1]"]
     assert table["pvalue"].between(0, 1).all() and (table["reps"] == 30).all() and (table["bins"] == 6).all()
     paths = sbc.write_sbc(df, tmp_path, command="populace sbc --reps 31")
     assert paths["csv"].exists() and paths["md"].exists()
-    hists = [p for k, p in paths.items() if k.startswith("hist:")]
-    assert len(hists) == 2 and all(p.read_bytes()[:4] == b"\x89PNG" for p in hists)
+    plots = {k: p for k, p in paths.items() if k.startswith("plot:")}
+    assert set(plots) == {"plot:rank_histograms", "plot:ecdf_diff", "plot:ecdf_coverage"}
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in plots.values())
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
     md = paths["md"].read_text()
     assert md.splitlines()[0] == "Made by: `populace sbc --reps 31`"
-    assert "| gram[a,b] | 30 | 6 |" in md and "1 failed" in md and "FitError: boom" in md
+    assert "| gram[a,b] | 30 | 6 |" in md and "| pi[a=a1\\|b=b1] | 30 |" in md  # "|" escaped in the table
+    assert "1 failed" in md and "FitError: boom" in md and "ESS_min < L = 19: 1" in md
+    assert "0.05/2 = 0.0250" in md
+    back = pd.read_csv(paths["csv"])
+    assert back["rank"].tolist() == df["rank"].tolist()
+
+
+def test_pit_tree_is_uniform_for_uniform_ranks() -> None:
+    pytest.importorskip("xarray")
+    from scipy import stats
+
+    from populace.evaluation.sbc.plots import pit_tree
+
+    rng = np.random.default_rng(8)
+    L = 9
+    df = pd.DataFrame({"rep": np.arange(2000), "quantity": "q", "rank": rng.integers(0, L + 1, 2000), "n_ranks": L})
+    pit = pit_tree(df)["prior_sbc"]["q"].values.ravel()
+    # the jittered PIT of uniform discrete ranks is continuous uniform: KS at the 0.1 % level
+    assert stats.kstest(pit, "uniform").pvalue > 1e-3
+    assert np.array_equal(np.floor(pit * (L + 1)).astype(int), df["rank"].to_numpy())
 
 
 def test_cli_sbc_wiring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("arviz_plots")
     from populace.cli import main
 
     seen = {}
@@ -119,99 +154,33 @@ def test_cli_sbc_wiring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(sbc, "run_sbc", fake_run_sbc)
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        code = main(["sbc", "--reps", "3", "--n-sample", "50", "--draws", "40", "--tune", "30",
-                     "--method", "advi", "--seed", "7", "--out", str(tmp_path)])
+        code = main(["sbc", "--config", "small", "--reps", "3", "--n-sample", "50", "--draws", "40",
+                     "--tune", "30", "--n-ranks", "19", "--method", "advi", "--seed", "7", "--out", str(tmp_path)])
     assert code == 0
-    assert {k: seen[k] for k in ("reps", "n_sample", "draws", "tune", "method", "seed")} == {
-        "reps": 3, "n_sample": 50, "draws": 40, "tune": 30, "method": "advi", "seed": 7}
+    assert {k: seen[k] for k in ("reps", "n_sample", "draws", "tune", "method", "seed", "n_ranks")} == {
+        "reps": 3, "n_sample": 50, "draws": 40, "tune": 30, "method": "advi", "seed": 7, "n_ranks": 19}
+    assert seen["config"] is sbc.SMALL
     assert "p = " in out.getvalue()
-    assert (tmp_path / "sbc.md").read_text().startswith("Made by: `")
+    md = (tmp_path / "sbc.md").read_text()
+    assert md.startswith("Made by: `") and "--config small" in md.splitlines()[0]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["sbc", "--draws", "10", "--n-ranks", "11", "--out", str(tmp_path)]) != 0
+        assert main(["sbc", "--report-only", "--out", str(tmp_path / "nothing")]) != 0
 
 
-# ----------------------------------------------------- the simulator (imports PyMC)
+def test_cli_report_only_rewrites_from_the_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("arviz_plots")
+    from populace.cli import main
 
-
-def test_simulated_study_and_quantities() -> None:
-    pytest.importorskip("pymc")
-    from populace.models.copula import CopulaModel
-
-    params = {
-        "loadings_a": np.array([0.8]),
-        "loadings_b": np.array([-0.3]),
-        "loadings_c": np.array([[0.5], [-1.0]]),
-        "loadings_d": np.array([0.6]),
-    }
-    study = sbc.simulate_study(params, np.random.default_rng(0), n_sample=200, n_pop=100_000)
-    assert study.microdata.codes.shape == (200, 4)
-    assert all(m.total == 100_000 for m in study.marginals)
-    for j, a in enumerate(sbc.ATTRIBUTES):
-        assert study.microdata.codes[:, j].max() < a.n_levels
-    model = CopulaModel(study, model_config=sbc.SBC_MODEL_CONFIG)
-    q = sbc.quantities(model, params)
-    lam_a, lam_b = 0.8 / np.sqrt(1.64), -0.3 / np.sqrt(1.09)
-    assert q["gram[a,b]"] == pytest.approx(lam_a * lam_b)
-    assert q["gram[c=c2,c=c3]"] == pytest.approx(-0.5)  # softmax rows enter unscaled
-    assert len([k for k in q if k.startswith("gram[")]) == 15  # 5 loading rows, upper triangle
-    cells = [v for k, v in q.items() if k.startswith("cell[")]
-    assert len(cells) == len(sbc.CELLS) and all(0 < v < 1 for v in cells)
-    # K = 1 quantities do not change when the factor's sign flips
-    flipped = {k: -v for k, v in params.items()}
-    assert sbc.quantities(model, flipped) == pytest.approx(q)
-
-
-def test_run_sbc_refuses_the_dirichlet_layer() -> None:
-    pytest.importorskip("pymc")
-    with pytest.raises(ValueError, match="dirichlet=False"):
-        sbc.run_sbc(reps=1, model_config={"dirichlet": True})
-
-
-def _prior_like(rng: np.random.Generator, size: tuple[int, ...] = ()) -> dict[str, np.ndarray]:
-    """Loadings with the shapes and prior sds of the SBC model (K = 1)."""
-    return {
-        "loadings_a": rng.normal(0, 0.5, size + (1,)),
-        "loadings_b": rng.normal(0, 0.5, size + (1,)),
-        "loadings_c": rng.normal(0, 0.75, size + (2, 1)),
-        "loadings_d": rng.normal(0, 0.5, size + (1,)),
-    }
-
-
-def test_run_sbc_wiring_resume_and_checkpoints(monkeypatch: pytest.MonkeyPatch) -> None:
-    """run_sbc end to end with the sampler replaced by prior draws (no data: calibrated)."""
-    pytest.importorskip("pymc")
-    import sys
-
-    import xarray as xr
-
-    import populace.inference  # noqa: F401 - loads the module below
-    fit_module = sys.modules["populace.inference.fit"]  # the package's `fit` shadows its module
-
-    def fake_prior(reps: int, *, seed: int, model_config: object = None) -> list[dict[str, np.ndarray]]:
-        rng = np.random.default_rng(seed)
-        return [_prior_like(rng) for _ in range(reps)]
-
-    calls: list[int] = []
-
-    def fake_fit(study: object, *, draws: int, seed: int, **_: object) -> xr.DataTree:
-        calls.append(seed)
-        post = _prior_like(np.random.default_rng(seed), (1, draws))
-        dims = {k: ("chain", "draw", "factor") for k in post}
-        dims["loadings_c"] = ("chain", "draw", "c_contrast", "factor")
-        ds = xr.Dataset({k: (dims[k], v) for k, v in post.items()})
-        return xr.DataTree.from_dict({"posterior": ds})
-
-    monkeypatch.setattr(sbc, "prior_draws", fake_prior)
-    monkeypatch.setattr(fit_module, "fit", fake_fit)
-    seen: list[int] = []
-    df = sbc.run_sbc(reps=3, n_sample=50, n_pop=10_000, draws=20, on_rep=lambda part: seen.append(len(part)))
-    per_rep = 15 + len(sbc.CELLS)
-    assert len(df) == 3 * per_rep and seen == [per_rep, 2 * per_rep, 3 * per_rep]
-    assert df["n_ranks"].eq(10).all() and df["rank"].between(0, 10).all()
-    assert df.attrs["failed"] == [] and df.attrs["reps"] == 3
-    # resuming from the first two replications runs only the third, with the same ranks
-    calls.clear()
-    again = sbc.run_sbc(reps=3, n_sample=50, n_pop=10_000, draws=20, previous=df[df["rep"] < 2])
-    assert len(calls) == 1
-    same = again.drop(columns="seconds").reset_index(drop=True)
-    pd.testing.assert_frame_equal(same, df.drop(columns="seconds").reset_index(drop=True))
-    with pytest.raises(ValueError, match="n_ranks"):
-        sbc.run_sbc(reps=3, n_sample=50, n_pop=10_000, draws=40, previous=df)
+    df = _fake_ranks()
+    df = df[df["rep"] != 3]  # a failed replication leaves no rows
+    df.to_csv(tmp_path / "sbc_ranks.csv", index=False)
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Findings\n\nnone\n")
+    monkeypatch.setattr(sbc, "run_sbc", lambda **_: pytest.fail("--report-only must not run replications"))
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["sbc", "--report-only", "--reps", "31", "--out", str(tmp_path), "--notes", str(notes)]) == 0
+    md = (tmp_path / "sbc.md").read_text()
+    assert "## Findings\n\nnone" in md and "--notes" not in md.splitlines()[0]
+    assert "29 replications done (1 failed) of 31" in md and "rep 3: no rows" in md
+    assert (tmp_path / "ecdf_diff.png").exists()

@@ -9,14 +9,17 @@ from populace.cli._common import UsageError, command_line, import_inference, non
 from populace.progress import Progress
 
 _OPTIONS = (
+    ("--config", "config"),
     ("--reps", "reps"),
     ("--n-sample", "n_sample"),
     ("--method", "method"),
     ("--draws", "draws"),
     ("--tune", "tune"),
+    ("--n-ranks", "n_ranks"),
     ("--seed", "seed"),
     ("--out", "out"),
     ("--resume", "resume"),
+    ("--report-only", "report_only"),
 )
 
 
@@ -26,20 +29,41 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         parents=[common],
         help="simulation-based calibration of the copula model",
         description="Simulation-based calibration (Talts et al. 2018): simulate small studies from "
-        "the prior (K = 1, copula without the Dirichlet layer), fit each, and test that the ranks "
-        "of the true rotation-invariant quantities among posterior draws are uniform.",
+        "the model's prior and likelihood, fit each, and test that the ranks of the true "
+        "rotation-invariant quantities among thinned posterior draws are uniform.",
     )
-    p.add_argument("--reps", type=positive_int, default=50, metavar="R", help="replications (default 50)")
+    p.add_argument(
+        "--config",
+        choices=("production", "small"),
+        default="production",
+        help="production: K = 3, Dirichlet layer, geography, cross-tab, free attribute (default); "
+        "small: K = 1, 1-D tables, no Dirichlet layer",
+    )
+    p.add_argument("--reps", type=positive_int, default=200, metavar="R", help="replications (default 200)")
     p.add_argument("--n-sample", type=positive_int, default=300, metavar="N", help="microdata rows (default 300)")
-    p.add_argument("--out", "-o", default="benchmarks/results/sbc", metavar="DIR", help="output folder")
+    p.add_argument("--out", "-o", default=None, metavar="DIR", help="output folder (default benchmarks/results/sbc_<config>)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--method", choices=("nuts", "advi"), default="nuts", help="inference method (default nuts)")
-    p.add_argument("--draws", type=positive_int, default=200, metavar="N", help="posterior draws (default 200)")
-    p.add_argument("--tune", type=nonnegative_int, default=200, metavar="N", help="tuning steps (default 200)")
+    p.add_argument("--draws", type=positive_int, default=150, metavar="N", help="posterior draws (default 150)")
+    p.add_argument("--tune", type=nonnegative_int, default=150, metavar="N", help="tuning steps (default 150)")
+    p.add_argument(
+        "--n-ranks", type=positive_int, default=None, metavar="L",
+        help="ranked (thinned) draws per replication (default min(99, draws // 2))",
+    )
     p.add_argument(
         "--resume",
         action="store_true",
         help="keep the replications already in DIR/sbc_ranks.csv (written after each one) and run the rest",
+    )
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run no replication: rewrite DIR/sbc.md and the plots from DIR/sbc_ranks.csv (e.g. of a run "
+        "still going, or interrupted)",
+    )
+    p.add_argument(
+        "--notes", default=None, metavar="FILE",
+        help="a Markdown file whose text is added to sbc.md (findings, what was not re-run)",
     )
     p.set_defaults(run=run)
 
@@ -49,17 +73,43 @@ def run(args: argparse.Namespace) -> None:
     import_inference(verbose=args.verbose)
     import pandas as pd
 
-    from populace.evaluation.sbc import run_sbc, summarize, write_sbc
+    from populace.evaluation.sbc import CONFIGS, run_sbc, summarize, write_sbc
 
-    command = command_line(args, "sbc", _OPTIONS)
+    if args.out is None:
+        args.out = f"benchmarks/results/sbc_{args.config}"
+    if args.n_ranks is not None and args.n_ranks > args.draws:
+        raise UsageError(f"--n-ranks {args.n_ranks} is more than --draws {args.draws}; lower it or draw more.")
+    # The run's command (what made the ranks): --report-only only re-renders them.
+    command = command_line(args, "sbc", [o for o in _OPTIONS if o[1] != "report_only"])
+    notes = ""
+    if args.notes is not None:
+        try:
+            notes = Path(args.notes).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--notes {args.notes}: cannot read it ({exc.strerror}); give an existing text file.") from None
     previous = None
     saved = Path(args.out) / "sbc_ranks.csv"
+    if args.report_only:
+        if not saved.exists():
+            raise UsageError(f"--report-only: {saved} does not exist; run the replications first (drop --report-only).")
+        df = pd.read_csv(saved)
+        done = sorted(int(r) for r in df["rep"].unique())
+        missing = [r for r in range(max(done) + 1) if r not in set(done)] if done else []
+        failed = [f"rep {r}: no rows in {saved.name} (failed, see the run's log)" for r in missing]
+        df.attrs.update(failed=failed, config=args.config, reps=args.reps, method=args.method, draws=args.draws,
+                        tune=args.tune, n_sample=args.n_sample)
+        rendered = f"Report re-rendered from `{saved.name}` (no replication run) by the command above with `--report-only`."
+        paths = write_sbc(df, args.out, command=command, notes=f"{rendered}\n\n{notes}")
+        say(f"wrote {paths['md']} from {len(done)} replications in {saved}")
+        return
     if args.resume and saved.exists():
         previous = pd.read_csv(saved)
         say(f"resuming: {previous['rep'].nunique()} replications read from {saved}")
-    say(f"SBC: {args.reps} replications, n_sample {args.n_sample}, {args.method} ...")
+    say(f"SBC ({args.config}): {args.reps} replications, n_sample {args.n_sample}, {args.method} ...")
     df = run_sbc(
+        config=CONFIGS[args.config],
         reps=args.reps,
+        n_ranks=args.n_ranks,
         n_sample=args.n_sample,
         method=args.method,
         draws=args.draws,
@@ -68,13 +118,13 @@ def run(args: argparse.Namespace) -> None:
         progress=say,
         previous=previous,
         # tables (no plots) after every replication, so a killed run can --resume
-        on_rep=lambda part: write_sbc(part, args.out, command=command, plots=False),
+        on_rep=lambda part: write_sbc(part, args.out, command=command, plots=False, notes=notes),
     )
     if df.empty:
         raise UsageError("every SBC replication failed; see the messages above.")
-    paths = write_sbc(df, args.out, command=command)
+    paths = write_sbc(df, args.out, command=command, notes=notes)
     say("done")
     table = summarize(df)
     for _, r in table.iterrows():
         print(f"{r['quantity']:<28} p = {r['pvalue']:.3f}  counts {r['counts']}")
-    print(f"wrote {paths['md']}, {paths['csv']} and {len(paths) - 2} histograms")
+    print(f"wrote {paths['md']}, {paths['csv']} and {len(paths) - 2} plots")
