@@ -84,8 +84,9 @@ def run(bench: Benchmark, sample: str, *, draws: int, seed: int, fit_options: di
     t_fit = time.perf_counter() - t0
     if save is not None:
         save_fit(f, save / f"fit_{sample}.nc")
-    diag = check_convergence(f, warn=False)
-    ss = f["sample_stats"]
+    nuts = "sample_stats" in f.children  # ADVI fits have no sampler statistics
+    diag = check_convergence(f, warn=False) if nuts else None
+    nan = float("nan")
     t1 = time.perf_counter()
     ds = sample_personas(f, bench.N, draws=draws, seed=seed + 1)
     t_gen = time.perf_counter() - t1
@@ -114,11 +115,11 @@ def run(bench: Benchmark, sample: str, *, draws: int, seed: int, fit_options: di
         "state_mae": {c: float((weights * states[f"err_{c}"]).sum()) for c in ("model", "national", "oracle")},
         "fit_s": t_fit,
         "generate_s": t_gen,
-        "rhat_max": diag.max_rhat,
-        "ess_min": min(diag.min_ess_bulk, diag.min_ess_tail),
-        "divergences": diag.divergences,
-        "tree_depth": float(ss["tree_depth"].mean()),
-        "n_steps": float(ss["n_steps"].mean()),
+        "rhat_max": diag.max_rhat if nuts else nan,
+        "ess_min": min(diag.min_ess_bulk, diag.min_ess_tail) if nuts else nan,
+        "divergences": diag.divergences if nuts else nan,
+        "tree_depth": float(f["sample_stats"]["tree_depth"].mean()) if nuts else nan,
+        "n_steps": float(f["sample_stats"]["n_steps"].mean()) if nuts else nan,
         "concentration": float(np.exp(f["posterior"]["log_concentration"]).median()),
     }
 
