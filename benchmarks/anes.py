@@ -84,7 +84,7 @@ def run(bench: Benchmark, sample: str, *, draws: int, seed: int, fit_options: di
     t_fit = time.perf_counter() - t0
     if save is not None:
         save_fit(f, save / f"fit_{sample}.nc")
-    nuts = "sample_stats" in f.children  # ADVI fits have no sampler statistics
+    nuts = json.loads(f.attrs["populace_sampler_config"])["method"] == "nuts"  # ADVI: no sampler statistics
     diag = check_convergence(f, warn=False) if nuts else None
     nan = float("nan")
     t1 = time.perf_counter()
