@@ -103,7 +103,7 @@ def fit_advi(
                 "plateau_step": int(stop.converged_at or len(losses) - window),
                 "learning_rate": float(learning_rate),
                 "window": int(window),
-                "note": "mean-field ADVI (an approximation: intervals too narrow); loss = -ELBO per step, "
+                "note": "mean-field ADVI (an approximation: its intervals can be too narrow); loss = -ELBO per step, "
                 f"the last {window} steps polish at a tenth of the learning rate",
             },
         )
