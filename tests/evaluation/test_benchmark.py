@@ -119,7 +119,6 @@ def test_methods_differ_as_they_must(table: pd.DataFrame) -> None:
     assert (table.loc[table["method"].isin(["ipf", "bootstrap", "bb"]), "sz_recall_joint"].fillna(0) == 0).all()
     # intervals only for draw-based methods
     assert table.loc[table["method"] != "bb", "cov90"].isna().all()
-    assert table.loc[table["method"] == "bb", "cov90"].between(0, 1).all()
     # one draw: per-draw and pooled SRMSE are the same number
     single = table[table["n_draws"] == 1]
     np.testing.assert_allclose(single["srmse2"], single["srmse2_per_draw"])
