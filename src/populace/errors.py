@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PopulaceError", "InputError", "StudyError", "StudyWarning", "FitError", "TemplateError", "PersonasError"]
+__all__ = ["PopulaceError", "PopulaceWarning", "InputError", "StudyError", "StudyWarning", "FitError", "TemplateError", "PersonasError"]
 
 
 class PopulaceError(Exception):
@@ -54,7 +54,11 @@ class StudyError(InputError):
     """A study (TOML file, census table or microdata) is invalid (see :class:`InputError`)."""
 
 
-class StudyWarning(UserWarning):
+class PopulaceWarning(UserWarning):
+    """Base class of every warning populace emits on purpose (the CLI prints each as one line)."""
+
+
+class StudyWarning(PopulaceWarning):
     """A study loads, but something in it was changed or deserves a look (named in the message)."""
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from populace.cli import benchmark, cards, check, demo, fit, generate, library, rectify, sbc
 from populace.cli._common import PROG, UsageError
 from populace.cli.benchmark import BENCHMARK_DATASETS, BENCHMARK_METHODS
-from populace.errors import PopulaceError
+from populace.errors import PopulaceError, PopulaceWarning
 
 __all__ = ["main", "build_parser", "UsageError", "BENCHMARK_DATASETS", "BENCHMARK_METHODS"]
 
@@ -77,13 +77,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextlib.contextmanager
 def _warnings_in_words() -> Iterator[None]:
-    """Show each ConvergenceWarning once as a plain line; other warnings as usual."""
+    """Show each distinct populace warning once as a plain line; other warnings as usual."""
     seen: set[str] = set()
     with warnings.catch_warnings():
+        # "always": several warnings from one line (one per group, per table) are all
+        # shown; identical texts are shown once below.
+        warnings.simplefilter("always", PopulaceWarning)
         show = warnings.showwarning
 
         def showwarning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-            if _is_convergence_warning(category):
+            if issubclass(category, PopulaceWarning):
                 text = str(message)
                 if text not in seen:
                     seen.add(text)
@@ -93,12 +96,6 @@ def _warnings_in_words() -> Iterator[None]:
 
         warnings.showwarning = showwarning
         yield
-
-
-def _is_convergence_warning(category: type[Warning]) -> bool:
-    # Looked up, not imported: importing it would pull in PyMC for every command.
-    module = sys.modules.get("populace.inference.diagnostics")
-    return module is not None and issubclass(category, module.ConvergenceWarning)
 
 
 def _error(message: str) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from pathlib import Path
 
-from populace.cli._common import PROG, UsageError, check_writable, positive_int
+from populace.cli._common import UsageError, check_writable, positive_int
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -47,15 +45,12 @@ def run(args: argparse.Namespace) -> None:
         raise UsageError(f"--weight {args.weight}: is also the answer or truth column; name the weight column.")
     counts = read_persona_counts(args.personas, answer=args.answer, by=args.by)
     humans = read_humans_csv(args.human)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = rectify(
-            counts, humans, answer=args.answer, truth=args.truth_column, by=args.by, weight=args.weight,
-            lam=1.0 if args.plain else None, min_humans=args.min_humans,
-            personas_label=str(args.personas), humans_label=str(args.human),
-        )
-    for w in caught:
-        print(f"{PROG}: warning: {w.message}", file=sys.stderr)
+    # Its warnings reach stderr as plain lines through the CLI's shared handler.
+    result = rectify(
+        counts, humans, answer=args.answer, truth=args.truth_column, by=args.by, weight=args.weight,
+        lam=1.0 if args.plain else None, min_humans=args.min_humans,
+        personas_label=str(args.personas), humans_label=str(args.human),
+    )
     with atomic_path(out, suffix=".csv") as tmp:
         result[COLUMNS].to_csv(tmp, index=False)
     overall = result[(result.group == "(all)")].pivot(index="level", columns="method", values="estimate")

@@ -9,6 +9,8 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
+from populace.errors import PopulaceWarning
+
 __all__ = ["Diagnostics", "check_convergence", "ConvergenceWarning"]
 
 # Rotation-invariant quantities: raw loadings are identified only up to rotation,
@@ -16,7 +18,7 @@ __all__ = ["Diagnostics", "check_convergence", "ConvergenceWarning"]
 INVARIANT_VARS = ("loading_gram", "log_concentration")
 
 
-class ConvergenceWarning(UserWarning):
+class ConvergenceWarning(PopulaceWarning):
     """The sampler's output should not be trusted as is."""
 
 

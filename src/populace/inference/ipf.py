@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from populace.errors import PopulaceWarning
 from populace.study.spec import Marginal
 
 __all__ = ["RakeResult", "rake", "RakingWarning"]
 
 
-class RakingWarning(UserWarning):
+class RakingWarning(PopulaceWarning):
     """Raking did not reach every census table."""
 
 

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from populace.errors import PopulaceWarning
 from populace.simulate.baselines import human_only, llm_only
 from populace.simulate.inputs import ALL, PersonaCounts, check_humans, count_personas
 from populace.simulate.ppi import DrawSummary, ppi_mean
@@ -18,7 +19,7 @@ METHODS = ("ppi", "llm_only", "human_only")
 ALPHA = 0.1  # the intervals are 90 % (lo90, hi90)
 
 
-class RectifyWarning(UserWarning):
+class RectifyWarning(PopulaceWarning):
     """A result that is NaN or less than it seems (too few humans, one persona draw)."""
 
 
