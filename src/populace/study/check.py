@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from populace.study.provenance import provenance, table_name
-from populace.study.shares import census_margin, census_tables_of, kish_n_eff
+from populace.study.shares import census_margin, census_tables_of, kish_n_eff, sample_margin
 from populace.study.spec import Marginal, Study
 
 __all__ = ["BIAS_P", "MISSING_WARN", "THIN_AREA_ROWS", "StudyReport", "check_study"]
@@ -83,7 +83,7 @@ def check_study(study: Study) -> StudyReport:
             )
         margin = census_margin(study, a.name)
         if margin is not None and a.role != "geography":
-            tests.append(_bias_test(a.name, a.levels, codes[:, j], w, margin, n_eff))
+            tests.append(_bias_test(study, a.name, margin, n_eff))
 
     tested = [t for t in tests if t is not None]
     for name, p, text in tested:
@@ -122,19 +122,19 @@ def _names(tables: list[Marginal]) -> str:
     return ", ".join(table_name(t) for t in tables)
 
 
-def _bias_test(
-    name: str, levels: tuple[str, ...], col: np.ndarray, w: np.ndarray, margin: np.ndarray, n_eff: float
-) -> tuple[str, float, str] | None:
+def _bias_test(study: Study, name: str, margin: np.ndarray, n_eff: float) -> tuple[str, float, str] | None:
     """Pearson's chi-square of the weighted sample shares against the census, on n_eff."""
+    col = study.microdata.codes[:, study.index(name)]
     seen = col >= 0
     if not seen.any():
         return None
-    share = np.bincount(col[seen], weights=w[seen], minlength=len(levels)) / w[seen].sum()
+    share = sample_margin(study, name)
     n_obs = n_eff * float(seen.mean())
     ok = margin > 0
     x2 = n_obs * float((((share - margin) ** 2)[ok] / margin[ok]).sum())
     p = float(stats.chi2.sf(x2, max(int(ok.sum()) - 1, 1)))
     k = int(np.argmax(np.abs(share - margin)))
+    levels = study.attribute(name).levels
     return name, p, f"{levels[k]!r} is {share[k]:.1%} of the weighted sample but {margin[k]:.1%} of the census."
 
 
