@@ -32,6 +32,7 @@ from populace.atomic import write_text  # noqa: E402
 from populace.evaluation.benchmark import DOWNSTREAM  # noqa: E402
 from populace.evaluation.datasets import Benchmark  # noqa: E402
 from populace.evaluation.metrics import Downstream, persona_codes, score  # noqa: E402
+from populace.evaluation.metrics.cells import counts  # noqa: E402
 from populace.inference import check_convergence, fit, sample_personas  # noqa: E402
 from populace.study.spec import Study  # noqa: E402
 
@@ -39,20 +40,18 @@ from populace.study.spec import Study  # noqa: E402
 def downstream_width(personas, pop: np.ndarray, study: Study, check: Downstream) -> float:
     """Population-weighted mean width of the groups' 90 % intervals of the outcome share."""
     pers = persona_codes(personas, study)
-    names = list(study.names)
-    by = [names.index(b) for b in check.by]
-    shape = tuple(study.attribute(b).n_levels for b in check.by)
-    out_col = names.index(check.outcome)
+    j = study.index(check.outcome)
     hit_levels = [study.attribute(check.outcome).levels.index(x) for x in check.levels]
-    groups = np.ravel_multi_index(pers.codes[:, by].T, shape)
-    hit = np.isin(pers.codes[:, out_col], hit_levels)
-    n_draws, n_groups = int(pers.draw.max()) + 1, int(np.prod(shape))
-    key = pers.draw * n_groups + groups
-    size = np.bincount(key, minlength=n_draws * n_groups).reshape(n_draws, n_groups)
-    yes = np.bincount(key, weights=hit, minlength=n_draws * n_groups).reshape(n_draws, n_groups)
-    share = np.where(size > 0, yes / np.maximum(size, 1), np.nan)
-    lo, hi = np.nanquantile(share, [0.05, 0.95], axis=0)
-    pop_groups = np.bincount(np.ravel_multi_index(pop[:, by].T, shape), minlength=n_groups).astype(float)
+    t = tuple(study.index(b) for b in check.by)
+    shape = tuple(a.n_levels for a in study.attributes)
+    share = []
+    for d in range(pers.n_draws):
+        codes = pers.select(d).codes
+        size = counts(codes, t, shape)
+        yes = counts(codes[np.isin(codes[:, j], hit_levels)], t, shape)
+        share.append(np.where(size > 0, yes / np.maximum(size, 1), np.nan))
+    lo, hi = np.nanquantile(np.stack(share), [0.05, 0.95], axis=0)
+    pop_groups = counts(pop, t, shape)
     ok = np.isfinite(hi - lo) & (pop_groups > 0)
     return float(((hi - lo)[ok] * pop_groups[ok]).sum() / pop_groups[ok].sum())
 
