@@ -52,6 +52,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from populace.study.shares import kish_n_eff
+
 __all__ = ["DrawSummary", "PPIEstimate", "ppi_mean", "summarize_draws"]
 
 
@@ -148,7 +150,7 @@ def ppi_mean(
     f = np.asarray(yhat, dtype=float)
     n = len(y)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float) * n / np.sum(weights)
-    n_eff = n**2 / np.sum(w**2)
+    n_eff = kish_n_eff(w)
     y_bar, f_bar = w @ y / n, w @ f / n
     m_bar, v_persona, between, df_between = _persona_terms(personas)
     if lam is None:
