@@ -13,7 +13,7 @@ in the shared README (:func:`populace.evaluation.metrics.score`). Also reported:
 Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/anes.py --from ../shared/benchmarks/anes \\
-        [--samples srs_f0.01_s0 biased_f0.01_s0] [--draws 200] [--out benchmarks/results/anes]
+        [--samples srs_f0.01_s0 biased_f0.01_s0] [--draws 200] [--out benchmarks/results/anes] [--fits DIR]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import pandas as pd  # noqa: E402
 from populace.atomic import atomic_path  # noqa: E402
 from populace.evaluation.benchmark import DOWNSTREAM  # noqa: E402
 from populace.evaluation.datasets import Benchmark  # noqa: E402
-from populace.inference import check_convergence, fit, save_fit, sample_personas  # noqa: E402
+from populace.inference import check_convergence, fit, load_fit, save_fit, sample_personas  # noqa: E402
 from populace.evaluation.metrics import Personas, persona_codes, score  # noqa: E402
 from populace.study.spec import Study  # noqa: E402
 
@@ -74,14 +74,21 @@ def state_errors(pers: Personas, pop: np.ndarray, study: Study) -> pd.DataFrame:
     return df
 
 
-def run(bench: Benchmark, sample: str, *, draws: int, seed: int, fit_options: dict, save: Path | None) -> dict:
+def run(
+    bench: Benchmark, sample: str, *, draws: int, seed: int, fit_options: dict, save: Path | None, fits: Path | None = None
+) -> dict:
     study = bench.study(sample)
     pop = bench.population_codes()
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        f = fit(study, seed=seed, warn=False, **fit_options)
-    t_fit = time.perf_counter() - t0
+    saved = fits / f"fit_{sample}.nc" if fits is not None else None
+    if saved is not None and saved.exists():  # a fit made earlier (e.g. by --save-fits): score it
+        f = load_fit(saved)
+        t_fit = float(f.attrs["populace_fit_seconds"])
+    else:
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            f = fit(study, seed=seed, warn=False, **fit_options)
+        t_fit = time.perf_counter() - t0
     if save is not None:
         save_fit(f, save / f"fit_{sample}.nc")
     nuts = json.loads(f.attrs["populace_sampler_config"])["method"] == "nuts"  # ADVI: no sampler statistics
@@ -177,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-options", default="{}", help="JSON keyword options of populace.inference.fit")
     parser.add_argument("--out", default="benchmarks/results/anes")
     parser.add_argument("--save-fits", action="store_true", help="also save each fit as fit_SAMPLE.nc in --out")
+    parser.add_argument("--fits", type=Path, help="score DIR/fit_SAMPLE.nc where it exists instead of fitting again")
     args = parser.parse_args(argv)
     bench = Benchmark.read(args.source)
     out = Path(args.out)
@@ -185,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     for sample in args.samples:
         t0 = time.perf_counter()
         runs.append(
-            run(bench, sample, draws=args.draws, seed=args.seed, fit_options=json.loads(args.fit_options), save=out if args.save_fits else None)
+            run(bench, sample, draws=args.draws, seed=args.seed, fit_options=json.loads(args.fit_options),
+                save=out if args.save_fits else None, fits=args.fits)
         )
         print(f"{sample}: done in {time.perf_counter() - t0:.0f} s, SRMSE2 {runs[-1]['res']['srmse2']:.3f}", flush=True)
     command = "OPENBLAS_NUM_THREADS=1 python benchmarks/anes.py " + shlex.join(sys.argv[1:] if argv is None else argv)

@@ -101,3 +101,19 @@ def test_gradient_matches_finite_differences():
             args[which][idx] -= 2 * h
             fd[idx] = (up - loglik(NP, *args)) / (2 * h)
         np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("xp", [NP, PT], ids=["numpy", "pytensor"])
+def test_a_padded_batch_equals_its_attributes_one_by_one(xp):
+    # Attributes of 2, 3 and 4 levels in one batch: padding must not touch the real levels.
+    b = np.array([[0.9, 0.1], [-0.4, 1.2], [0.3, -0.7]])
+    shares = [np.array([[0.3, 0.7], [0.8, 0.2]]), SHARES3, np.array([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])]
+    padded = np.stack([np.pad(s, ((0, 0), (0, 4 - s.shape[1]))) for s in shares])
+    got = cells.threshold_logps(b if xp is NP else pt.as_tensor(b), padded, [2, 3, 4], NODES, LOG_W, xp)
+    got = got if xp is NP else got.eval()
+    for j, s in enumerate(shares):
+        n = s.shape[1]
+        # Equal up to rounding: the batch sums its dot products in another order.
+        np.testing.assert_allclose(got[j, :, :, :n], cells.threshold_logp(b[j], s, NODES, LOG_W, NP), rtol=1e-13, atol=1e-13)
+        assert np.all(got[j, :, :, n:] == cells.LOG_FLOOR)
+        np.testing.assert_allclose(_margin(got[j, :, :, :n]), s, atol=1e-12)

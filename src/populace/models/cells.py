@@ -26,6 +26,7 @@ import numpy as np
 
 __all__ = [
     "threshold_logp",
+    "threshold_logps",
     "softmax_logp",
     "pattern_logp",
     "LOG_FLOOR",
@@ -38,34 +39,63 @@ _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 
 
 def threshold_logp(b: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any) -> Any:
-    """Log P(level | node) for a threshold attribute.
+    """Log P(level | node) for one threshold attribute: :func:`threshold_logps` of a batch of one.
+
+    ``b`` is (K,) and ``shares`` (G, L); returns (G, Q, L).
+    """
+    return threshold_logps(b[None, :], shares[None], None, nodes, log_w, xp)[0]
+
+
+#: Threshold given to the padding levels of a batch: every node's cdf is 1 there.
+_PAD_TAU = 40.0
+
+
+def threshold_logps(
+    b: Any, shares: Any, n_levels: Sequence[int] | None, nodes: np.ndarray, log_w: np.ndarray, xp: Any
+) -> Any:
+    """Log P(level | node) for a batch of J threshold attributes at once.
 
     Parameters
     ----------
-    b : (K,) raw loadings.
-    shares : (G, L) target level shares per geography.
+    b : (J, K) raw loadings.
+    shares : (J, G, L) target level shares per geography, L = max(n_levels); the
+        levels past an attribute's own ``n_levels[j]`` are padding (any value).
+    n_levels : the attributes' level counts; None when all have L levels (no padding).
     nodes, log_w : quadrature rule.
 
     Returns
     -------
-    (G, Q, L) log-probabilities whose quadrature margin equals ``shares``: the
-    thresholds solve that equation (``models.solve``), not the continuous-factor one
-    (``ndtri`` of the cumulative shares), which misses by up to 1e-2 on few nodes.
+    (J, G, Q, L) log-probabilities whose quadrature margin equals ``shares`` (padding
+    levels at the log floor): the thresholds solve that equation (``models.solve``),
+    not the continuous-factor one (``ndtri`` of the cumulative shares), which misses by
+    up to 1e-2 on few nodes. One batch keeps the graph small: its size, not the
+    arithmetic, set the compile time.
     """
-    scale = 1.0 / xp.sqrt(1.0 + xp.sum(b * b))
-    mu = scale * xp.dot(nodes, b)  # (Q,)
-    cum = xp.clip(xp.cumsum(shares, axis=-1)[:, :-1], _EPS, 1.0 - _EPS)
-    tau = xp.solve_thresholds(mu, scale, cum, log_w)  # (G, L-1), no gradient of its own
+    pad = None
+    if n_levels is not None and len(set(n_levels)) > 1:
+        n_levels = np.asarray(n_levels)
+        pad = (np.arange(n_levels.max() - 1)[None, :] >= n_levels[:, None] - 1)[:, None, :]  # (J, 1, L-1)
+    scale = 1.0 / xp.sqrt(1.0 + xp.sum(b * b, axis=1))  # (J,)
+    mu = scale[:, None] * xp.dot(b, nodes.T)  # (J, Q)
+    cum = xp.clip(xp.cumsum(shares, axis=-1)[:, :, :-1], _EPS, 1.0 - _EPS)
+    if pad is not None:
+        cum = xp.where(pad, 0.5, cum)  # padding: any solvable target, overwritten below
+    tau = xp.solve_thresholds(mu, scale, cum, log_w)  # (J, G, L-1), no gradient of its own
     # One Newton step from the root: same value, implicit-function derivative.
-    w = xp.exp(log_w)[None, :, None]
-    z = (tau[:, None, :] - mu[None, :, None]) / scale
-    f = xp.sum(w * xp.ndtr(z), axis=1)
-    dens = xp.sum(w * xp.exp(-0.5 * z * z), axis=1) / (scale * _SQRT_2PI)
+    w = xp.exp(log_w)[None, None, :, None]
+    sc = scale[:, None, None, None]
+    z = (tau[:, :, None, :] - mu[:, None, :, None]) / sc
+    f = xp.sum(w * xp.ndtr(z), axis=2)
+    dens = xp.sum(w * xp.exp(-0.5 * z * z), axis=2) / (scale[:, None, None] * _SQRT_2PI)
     tau = tau + (cum - f) / xp.maximum(dens, 1e-300)
-    cdf = xp.ndtr((tau[:, None, :] - mu[None, :, None]) / scale)  # (G, Q, L-1)
-    g, q = cdf.shape[0], cdf.shape[1]
-    lo = xp.concatenate([xp.zeros((g, q, 1)), cdf], axis=2)
-    hi = xp.concatenate([cdf, xp.ones((g, q, 1))], axis=2)
+    if pad is not None:
+        tau = xp.where(pad, _PAD_TAU, tau)
+    cdf = xp.ndtr((tau[:, :, None, :] - mu[:, None, :, None]) / sc)  # (J, G, Q, L-1)
+    if pad is not None:
+        cdf = xp.where(pad[:, :, None, :], 1.0, cdf)
+    j_n, g, q = cdf.shape[0], cdf.shape[1], cdf.shape[2]
+    lo = xp.concatenate([xp.zeros((j_n, g, q, 1)), cdf], axis=3)
+    hi = xp.concatenate([cdf, xp.ones((j_n, g, q, 1))], axis=3)
     return xp.log(xp.maximum(hi - lo, np.exp(LOG_FLOOR)))
 
 
@@ -112,6 +142,8 @@ def pattern_logp(
     codes: np.ndarray,
     log_w: np.ndarray,
     xp: Any,
+    *,
+    n_geo: int | None = None,
 ) -> Any:
     """Log-probability of response patterns within their geography.
 
@@ -123,23 +155,32 @@ def pattern_logp(
     geo_idx : (R,) geography index of each pattern.
     codes : (R, J) level codes, ``-1`` where the attribute is not observed
         (summed out, i.e. contributes log 1).
+    n_geo : G, the same for every attribute; by default the first table's static size.
 
     Returns
     -------
-    (R,) ``log P(pattern | geography)``.
+    (R,) ``log P(pattern | geography)``. The attributes' tables are stacked so that one
+    gather picks every (attribute, geography, level) row: one graph node, not one per
+    attribute.
     """
     n_nodes = log_w.shape[0]
-    total = None
+    tables, index, masks, offset = [], [], [], 0
     for lp, n_lev, col in zip(logps, n_levels, codes.T, strict=True):
         observed = col >= 0
         if not observed.any():
             continue
-        # (G, Q, L) -> (G * L, Q) so one row gather picks (geography, level).
-        flat = xp.transpose(lp, (0, 2, 1)).reshape((-1, n_nodes))
-        term = flat[xp.data(geo_idx * n_lev + np.where(observed, col, 0))]  # (R, Q)
-        if not observed.all():
-            term = term * xp.data(observed[:, None].astype(float))
-        total = term if total is None else total + term
-    if total is None:
+        if n_geo is None:
+            n_geo = int(lp.shape[0] if isinstance(lp, np.ndarray) else lp.type.shape[0])
+        # (G, Q, L) -> (G * L, Q): row g * L + l is (geography g, level l).
+        tables.append(xp.transpose(lp, (0, 2, 1)).reshape((-1, n_nodes)))
+        index.append(offset + geo_idx * n_lev + np.where(observed, col, 0))
+        masks.append(observed)
+        offset += n_geo * n_lev
+    if not tables:
         return xp.zeros((codes.shape[0],))
-    return xp.logsumexp(total + log_w[None, :], axis=1)
+    flat = tables[0] if len(tables) == 1 else xp.concatenate(tables, axis=0)
+    term = flat[xp.data(np.stack(index, axis=1))]  # (R, J', Q)
+    mask = np.stack(masks, axis=1)
+    if not mask.all():
+        term = term * xp.data(mask[:, :, None].astype(float))
+    return xp.logsumexp(xp.sum(term, axis=1) + log_w[None, :], axis=1)

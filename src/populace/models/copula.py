@@ -216,17 +216,35 @@ class CopulaModel:
 
         Returns ``(area, national)``: ``area[j]`` has shape (G, Q, L_j) for an attribute
         whose margins a census table pins per area and is None otherwise;
-        ``national[j]`` has shape (1, Q, L_j) for every attribute.
+        ``national[j]`` has shape (1, Q, L_j) for every attribute. Threshold attributes
+        are computed as two batches (:func:`cells.threshold_logps`), softmax ones one by one.
         """
         s = self.structure
-        area, national = [], []
-        for name, link, margin, nat in zip(s.names, s.link, s.margins, s.national, strict=True):
-            b = params[f"loadings_{name}"]
-            fn = cells.softmax_logp if link == "softmax" else cells.threshold_logp
-            shares = nat[None, :] if nat is not None else params[f"shares_{name}"][None, :]
-            national.append(fn(b, shares, self.nodes, self.log_w, xp))
-            area.append(fn(b, margin, self.nodes, self.log_w, xp) if margin is not None else None)
+        area: list[Any] = [None] * len(s.names)
+        national: list[Any] = [None] * len(s.names)
+        thr = [j for j, link in enumerate(s.link) if link != "softmax"]
+        for j in sorted(set(range(len(s.names))) - set(thr)):
+            b = params[f"loadings_{s.names[j]}"]
+            national[j] = cells.softmax_logp(b, self._national_shares(j, params)[None, :], self.nodes, self.log_w, xp)
+            if s.margins[j] is not None:
+                area[j] = cells.softmax_logp(b, s.margins[j], self.nodes, self.log_w, xp)
+        for batch, shares_of, out in (
+            (thr, lambda j: self._national_shares(j, params)[None, :], national),
+            ([j for j in thr if s.margins[j] is not None], lambda j: s.margins[j], area),
+        ):
+            if not batch:
+                continue
+            n_lev = [s.n_levels[j] for j in batch]
+            b = xp.stack([params[f"loadings_{s.names[j]}"] for j in batch], axis=0)
+            shares = _stack_padded([shares_of(j) for j in batch], n_lev, xp)
+            lp = cells.threshold_logps(b, shares, n_lev, self.nodes, self.log_w, xp)
+            for i, j in enumerate(batch):
+                out[j] = lp[i, :, :, : s.n_levels[j]]
         return area, national
+
+    def _national_shares(self, j: int, params: dict[str, Any]) -> Any:
+        nat = self.structure.national[j]
+        return nat if nat is not None else params[f"shares_{self.structure.names[j]}"]
 
     def _geo_shares(self, params: dict[str, Any], xp: Any) -> Any:
         s = self.structure
@@ -263,12 +281,12 @@ class CopulaModel:
         area, national = logps
         in_d = np.array(s.area, dtype=bool)
         zero = np.zeros_like(geo)
-        t2 = cells.pattern_logp(national, s.n_levels, zero, codes, self.log_w, xp)
+        t2 = cells.pattern_logp(national, s.n_levels, zero, codes, self.log_w, xp, n_geo=1)
         codes_d = np.where(in_d[None, :], codes, -1)
         if not (codes_d >= 0).any():
             return t2
-        t1 = cells.pattern_logp(area, s.n_levels, geo, codes_d, self.log_w, xp)
-        t3 = cells.pattern_logp(national, s.n_levels, zero, codes_d, self.log_w, xp)
+        t1 = cells.pattern_logp(area, s.n_levels, geo, codes_d, self.log_w, xp, n_geo=s.n_geo)
+        t3 = cells.pattern_logp(national, s.n_levels, zero, codes_d, self.log_w, xp, n_geo=1)
         return t1 + t2 - t3
 
     def table_logp(self, logps: tuple[list[Any], list[Any]], log_geo: Any, table: CensusTable, xp: Any) -> Any | None:
@@ -327,6 +345,15 @@ class CopulaModel:
             return parts[0]
         perm = np.argsort(np.concatenate(order))
         return xp.concatenate(parts, axis=0)[xp.data(perm)]
+
+
+def _stack_padded(shares: list[Any], n_levels: list[int], xp: Any) -> Any:
+    """(J, G, max L) from J (G, L_j) share arrays, zero-padded; numpy when all are numpy."""
+    l_max = max(n_levels)
+    if all(isinstance(a, np.ndarray) for a in shares):
+        return np.stack([np.pad(a, ((0, 0), (0, l_max - a.shape[-1]))) for a in shares])
+    rows = [a if n == l_max else xp.concatenate([a, xp.zeros((1, l_max - n))], axis=1) for a, n in zip(shares, n_levels)]
+    return xp.stack(rows, axis=0)
 
 
 #: Most expanded rows :func:`expansion_groups` builds before refusing.

@@ -45,24 +45,29 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _SQRT2 = math.sqrt(2.0)
 
 
-def solve_thresholds(mu: np.ndarray, scale: float, cum: np.ndarray, log_w: np.ndarray) -> np.ndarray:
+def solve_thresholds(mu: np.ndarray, scale: Any, cum: np.ndarray, log_w: np.ndarray) -> np.ndarray:
     """Thresholds ``tau`` with ``sum_q w_q Phi((tau - mu_q) / scale) = cum``.
 
     Parameters
     ----------
-    mu : (Q,) latent means at the nodes.
-    scale : latent noise sd.
-    cum : (G, L-1) target cumulative shares, strictly inside (0, 1).
+    mu : (Q,) latent means at the nodes, or (J, Q) for J attributes at once.
+    scale : latent noise sd, or (J,).
+    cum : (G, L-1) target cumulative shares strictly inside (0, 1), or (J, G, L-1).
     log_w : (Q,) log quadrature weights.
 
     Returns
     -------
-    (G, L-1) thresholds. Each equation is one increasing function of one threshold, so
-    Newton steps from the continuous-factor solution ``ndtri(cum)`` (capped at one unit,
-    which keeps them from overshooting in the tails) converge.
+    Thresholds shaped like ``cum``. Each equation is one increasing function of one
+    threshold, so Newton steps from the continuous-factor solution ``ndtri(cum)``
+    (capped at one unit, which keeps them from overshooting in the tails) converge.
     """
     cum = np.ascontiguousarray(cum, dtype=float)
-    return _thresholds_kernel(np.asarray(mu, float), float(scale), special.ndtri(cum), cum, np.asarray(log_w, float))
+    mu, scale = np.asarray(mu, float), np.asarray(scale, float)
+    single = cum.ndim == 2
+    if single:
+        mu, scale, cum = mu[None], scale.reshape(1), cum[None]
+    tau = _thresholds_kernel(mu, scale, special.ndtri(cum), cum, np.asarray(log_w, float))
+    return tau[0] if single else tau
 
 
 def solve_intercepts(eta_b: np.ndarray, log_target: np.ndarray, log_w: np.ndarray) -> np.ndarray:
@@ -88,24 +93,27 @@ def solve_intercepts(eta_b: np.ndarray, log_target: np.ndarray, log_w: np.ndarra
 # them without dropping to Python (object mode made each gradient ~3x slower).
 @numba.njit(cache=True)
 def _thresholds_kernel(mu, scale, tau0, cum, log_w):  # pragma: no cover - compiled
+    # mu (J, Q), scale (J,), tau0 and cum (J, G, M): every attribute of a batch in one call.
     w = np.exp(log_w)
     tau = tau0.copy()
-    g_n, m_n = cum.shape
-    for g in range(g_n):
-        for m in range(m_n):
-            t = tau[g, m]
-            for _ in range(_MAX_ITER):
-                f = -cum[g, m]
-                dens = 0.0
-                for q in range(mu.shape[0]):
-                    z = (t - mu[q]) / scale
-                    f += w[q] * 0.5 * math.erfc(-z / _SQRT2)
-                    dens += w[q] * math.exp(-0.5 * z * z)
-                if abs(f) < TOL:
-                    break
-                dens = max(dens / (scale * _SQRT_2PI), 1e-300)
-                t -= min(max(f / dens, -1.0), 1.0)
-            tau[g, m] = t
+    j_n, g_n, m_n = cum.shape
+    for j in range(j_n):
+        s = scale[j]
+        for g in range(g_n):
+            for m in range(m_n):
+                t = tau[j, g, m]
+                for _ in range(_MAX_ITER):
+                    f = -cum[j, g, m]
+                    dens = 0.0
+                    for q in range(mu.shape[1]):
+                        z = (t - mu[j, q]) / s
+                        f += w[q] * 0.5 * math.erfc(-z / _SQRT2)
+                        dens += w[q] * math.exp(-0.5 * z * z)
+                    if abs(f) < TOL:
+                        break
+                    dens = max(dens / (s * _SQRT_2PI), 1e-300)
+                    t -= min(max(f / dens, -1.0), 1.0)
+                tau[j, g, m] = t
     return tau
 
 
@@ -226,8 +234,7 @@ class _Thresholds(_GradientFree):
         return Apply(self, inputs, [inputs[3].type()])
 
     def perform(self, node: Apply, inputs: list[np.ndarray], outputs: list[list[Any]]) -> None:
-        mu, scale, tau0, cum, log_w = inputs
-        outputs[0][0] = _thresholds_kernel(mu, float(scale), tau0, cum, log_w)
+        outputs[0][0] = _thresholds_kernel(*inputs)
 
 
 class _Intercepts(_GradientFree):
@@ -242,7 +249,8 @@ class _Intercepts(_GradientFree):
 
 
 def solved_thresholds(mu: Any, scale: Any, cum: Any, log_w: np.ndarray) -> Any:
-    """:func:`solve_thresholds` as a graph node with no gradient of its own."""
+    """:func:`solve_thresholds` of a batch (mu (J, Q), scale (J,), cum (J, G, M)) as a graph
+    node with no gradient of its own."""
     tau0 = -_SQRT2 * pt.erfcinv(2.0 * cum)  # ndtri: numba has no normal quantile
     return _Thresholds()(mu, scale, tau0, cum, log_w)
 
@@ -256,7 +264,7 @@ def solved_intercepts(eta_b: Any, log_target: Any, log_w: np.ndarray) -> Any:
 def _numba_thresholds(op: _Thresholds, node: Apply, **kwargs: Any) -> tuple[Any, int]:
     @numba_njit
     def perform(mu, scale, tau0, cum, log_w):  # pragma: no cover - compiled
-        return _thresholds_kernel(mu, scale.item(), tau0, cum, log_w)
+        return _thresholds_kernel(mu, scale, tau0, cum, log_w)
 
     return perform, _CACHE_SALT
 
