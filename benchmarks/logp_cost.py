@@ -1,0 +1,41 @@
+"""Compile time and cost of one log density + gradient of the default model on a study.
+
+Builds the PyMC model, compiles ``[logp, dlogp]`` in one function (as the samplers do,
+numba backend, with the machine's compile cache) and times ``--calls`` calls at the
+initial point. Run it twice: the second run's compile time is the warm one.
+
+Usage::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/logp_cost.py STUDY.toml [--calls 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import populace
+from populace.models.copula import CopulaModel
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study")
+    parser.add_argument("--calls", type=int, default=100)
+    args = parser.parse_args()
+    model = CopulaModel(populace.load_study(args.study)).build_model()
+    point = model.initial_point()
+    t0 = time.perf_counter()
+    f = model.compile_fn([model.logp(), model.dlogp()])
+    compile_s = time.perf_counter() - t0
+    f(point)
+    t0 = time.perf_counter()
+    for _ in range(args.calls):
+        f(point)
+    nodes = len(f.f.maker.fgraph.apply_nodes)
+    print(f"compile {compile_s:.1f} s, {nodes} graph nodes, one logp + gradient {(time.perf_counter() - t0) / args.calls * 1e3:.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
