@@ -44,6 +44,7 @@ def _one(case: str, anes: str | None) -> None:
     """Fit one case in this process and print a JSON line."""
     t0 = time.perf_counter()
     import populace
+    from logp_cost import logp_cost  # beside this script
     from populace.data import example_study_path
     from populace.models import CopulaModel
 
@@ -57,7 +58,7 @@ def _one(case: str, anes: str | None) -> None:
     else:
         study = populace.load_study(example_study_path())
     t1 = time.perf_counter()
-    CopulaModel(study).build_model()
+    pm_model = CopulaModel(study).build_model()
     t_build = time.perf_counter() - t1
     t1 = time.perf_counter()
     fit = populace.fit(study, seed=1, warn=False)
@@ -67,14 +68,7 @@ def _one(case: str, anes: str | None) -> None:
     sampling = float(ss.attrs.get("sampling_time", float("nan")))
     cfg = json.loads(fit.attrs["populace_sampler_config"])
     steps = float(ss["n_steps"].mean())
-    m = CopulaModel(study).build_model()
-    point = m.initial_point()
-    f = m.compile_fn([m.logp(), m.dlogp()])  # the same graph as the sampler's: cached now
-    f(point)
-    n, t1 = 200, time.perf_counter()
-    for _ in range(n):
-        f(point)
-    grad_s = (time.perf_counter() - t1) / n
+    _, _, grad_s = logp_cost(pm_model, 200)  # the same graph as the sampler's: cached now
     floor = steps * (cfg["tune"] + cfg["draws"]) * grad_s
     print(json.dumps({
         "case": case, "import_s": t_import, "build_s": t_build, "fit_wall_s": wall, "sampling_s": sampling,

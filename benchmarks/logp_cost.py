@@ -14,8 +14,23 @@ from __future__ import annotations
 import argparse
 import time
 
+import pymc as pm
+
 import populace
 from populace.models.copula import CopulaModel
+
+
+def logp_cost(model: pm.Model, calls: int) -> tuple[float, int, float]:
+    """``(compile seconds, graph nodes, seconds per call)`` of ``[logp, dlogp]`` at the initial point."""
+    point = model.initial_point()
+    t0 = time.perf_counter()
+    f = model.compile_fn([model.logp(), model.dlogp()])
+    compile_s = time.perf_counter() - t0
+    f(point)
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        f(point)
+    return compile_s, len(f.f.maker.fgraph.apply_nodes), (time.perf_counter() - t0) / calls
 
 
 def main() -> int:
@@ -23,17 +38,8 @@ def main() -> int:
     parser.add_argument("study")
     parser.add_argument("--calls", type=int, default=100)
     args = parser.parse_args()
-    model = CopulaModel(populace.load_study(args.study)).build_model()
-    point = model.initial_point()
-    t0 = time.perf_counter()
-    f = model.compile_fn([model.logp(), model.dlogp()])
-    compile_s = time.perf_counter() - t0
-    f(point)
-    t0 = time.perf_counter()
-    for _ in range(args.calls):
-        f(point)
-    nodes = len(f.f.maker.fgraph.apply_nodes)
-    print(f"compile {compile_s:.1f} s, {nodes} graph nodes, one logp + gradient {(time.perf_counter() - t0) / args.calls * 1e3:.2f} ms")
+    compile_s, nodes, call_s = logp_cost(CopulaModel(populace.load_study(args.study)).build_model(), args.calls)
+    print(f"compile {compile_s:.1f} s, {nodes} graph nodes, one logp + gradient {call_s * 1e3:.2f} ms")
     return 0
 
 
