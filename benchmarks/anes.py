@@ -125,7 +125,8 @@ def run(
         "rhat_max": diag.max_rhat if nuts else nan,
         "ess_min": min(diag.min_ess_bulk, diag.min_ess_tail) if nuts else nan,
         "divergences": diag.divergences if nuts else nan,
-        "tree_depth": float(f["sample_stats"]["tree_depth"].mean()) if nuts else nan,
+        # pymc names it tree_depth, nutpie depth
+        "tree_depth": float(f["sample_stats"].get("tree_depth", f["sample_stats"].get("depth")).mean()) if nuts else nan,
         "n_steps": float(f["sample_stats"]["n_steps"].mean()) if nuts else nan,
         "concentration": float(np.exp(f["posterior"]["log_concentration"]).median()),
     }

@@ -14,7 +14,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_dir", "write_text"]
+from populace.errors import FitError
+
+__all__ = ["atomic_path", "atomic_dir", "require_empty_dir", "write_text"]
 
 
 @contextlib.contextmanager
@@ -40,7 +42,7 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temp folder beside ``path``; on success it replaces ``path`` (which, if it
     exists, must be an empty folder: a folder of results is never merged into)."""
-    path = Path(path)
+    path = require_empty_dir(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
@@ -52,6 +54,17 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def require_empty_dir(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path, if it is absent or an empty folder; else a clear error.
+
+    Callers run it before any long work too, so that a wrong ``--out`` fails at once.
+    """
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise FitError(f"{path} exists and is not an empty folder. Fix: remove it or choose another --out.")
+    return path
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -126,6 +126,25 @@ def test_nutpie_runs_and_finds_the_dependence(simulated):
 
 
 @pytest.mark.slow
+def test_nutpie_chains_are_the_same_whether_run_at_once_or_in_turn(simulated):
+    """Two chains in two forked processes equal the same two run in this process, and each
+    chain follows its own seed (chain c is seeded from (seed, c)). In-process sampling runs
+    first, so the fork also happens after nutpie has run in this process."""
+    pytest.importorskip("nutpie")
+    from populace.inference.nutpie_chains import sample_nutpie
+    from populace.models.copula import CopulaModel
+
+    study, _ = simulated
+    pm_model = CopulaModel(study, model_config=CONFIG).build_model()
+    opts = dict(draws=20, tune=20, chains=2, target_accept=0.8, seed=5)
+    in_turn = sample_nutpie(pm_model, cores=1, **opts)["posterior"].to_dataset()
+    parallel = sample_nutpie(pm_model, cores=2, **opts)["posterior"].to_dataset()
+    xr.testing.assert_equal(parallel, in_turn)  # attrs differ only in timings
+    gram = parallel["loading_gram"].values
+    assert parallel.sizes["chain"] == 2 and not np.array_equal(gram[0], gram[1])
+
+
+@pytest.mark.slow
 def test_personas_from_an_advi_fit_follow_the_census(advi_fit, simulated):
     """Generation works from an ADVI fit as from NUTS: raking pins every 1-D census margin,
     so what is left is multinomial noise of 2000 x 5 personas (4 sd bound, as for NUTS)."""

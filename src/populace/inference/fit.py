@@ -108,28 +108,34 @@ def fit(
 
 
 def _nuts(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar: bool) -> xr.DataTree:
-    kwargs: dict[str, Any] = {}
-    if sc["sampler"] != "pymc" and importlib.util.find_spec(sc["sampler"]) is None:
-        raise FitError(
-            f"sampler {sc['sampler']!r} is not installed. Fix: pip install 'populace[{sc['sampler']}]', "
-            "or use --sampler pymc."
+    cores = min(int(sc["chains"]), os.cpu_count() or 1)
+    if sc["sampler"] == "nutpie":
+        if importlib.util.find_spec("nutpie") is None:
+            raise FitError("sampler 'nutpie' is not installed. Fix: pip install nutpie, or use --sampler pymc.")
+        from populace.inference.nutpie_chains import sample_nutpie
+
+        return sample_nutpie(
+            pm_model,
+            draws=int(sc["draws"]),
+            tune=int(sc["tune"]),
+            chains=int(sc["chains"]),
+            cores=cores,
+            target_accept=float(sc["target_accept"]),
+            seed=seed,
+            progressbar=progressbar,
         )
-    if sc["sampler"] == "pymc":
-        kwargs["target_accept"] = sc["target_accept"]
-        kwargs["init"] = sc["init"]
-        kwargs["cores"] = min(int(sc["chains"]), os.cpu_count() or 1)
-    else:  # external samplers take their options in nuts={...}
-        kwargs["nuts"] = {"target_accept": sc["target_accept"]}
     with pm_model:
         return pm.sample(
             draws=int(sc["draws"]),
             tune=int(sc["tune"]),
             chains=int(sc["chains"]),
-            nuts_sampler=sc["sampler"],
+            nuts_sampler="pymc",
             random_seed=seed,
             progressbar=progressbar,
             compute_convergence_checks=False,
-            **kwargs,
+            target_accept=sc["target_accept"],
+            init=sc["init"],
+            cores=cores,
         )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from populace.atomic import atomic_dir
+from populace.atomic import atomic_dir, require_empty_dir
 from populace.errors import FitError
 from populace.inference.atoms import Population, draw_population
 from populace.inference.fit import model_from_fit, posterior_draws
@@ -279,9 +279,7 @@ def write_personas_dataset(
 
     Returns the folder and the number of rows.
     """
-    out = Path(directory)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FitError(f"{out} exists and is not an empty folder. Fix: remove it or choose another --out.")
+    out = require_empty_dir(directory)
     plan = _plan(fit, n, draws, seed, where)
     if by_geography and plan.model.structure.geo_name is None:
         raise FitError("--partition-by geography: this study has no geography attribute.")

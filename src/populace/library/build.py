@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from populace.atomic import atomic_dir, write_text
-from populace.errors import FitError
+from populace.atomic import atomic_dir, require_empty_dir, write_text
 from populace.library.census_fit import CensusFit, TableFit
 from populace.library.render import CardRenderer
 from populace.library.templates import load_template
@@ -91,9 +90,7 @@ def build_library(
     from populace.library.validation import read_benchmark, validation_figures
     from populace.personas import write_parquet_stream
 
-    out = Path(directory)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FitError(f"{out} exists and is not an empty folder. Fix: remove it or choose another --out.")
+    out = require_empty_dir(directory)
     study = model_from_fit(fit).study
     tpl = load_template(template, study)  # before any sampling: bad input fails fast
     bench = None if benchmark is None else read_benchmark(study, benchmark)
