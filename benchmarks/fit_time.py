@@ -44,7 +44,7 @@ def _one(case: str, anes: str | None, sampler: str) -> None:
     """Fit one case in this process and print a JSON line."""
     t0 = time.perf_counter()
     import populace
-    from logp_cost import logp_cost  # beside this script
+    from logp_cost import call_cost, logp_cost  # beside this script
     from populace.data import example_study_path
     from populace.models import CopulaModel
 
@@ -71,12 +71,7 @@ def _one(case: str, anes: str | None, sampler: str) -> None:
     if sampler == "nutpie":  # nutpie's chains call another compiled graph of the same model
         from populace.inference.nutpie_chains import logp_gradient
 
-        fn, x = logp_gradient(pm_model)
-        fn(x)
-        t1 = time.perf_counter()
-        for _ in range(200):
-            fn(x)
-        grad_s = (time.perf_counter() - t1) / 200
+        grad_s = call_cost(*logp_gradient(pm_model), 200)
     else:
         _, _, grad_s = logp_cost(pm_model, 200)  # the same graph as the sampler's: cached now
     floor = steps * (cfg["tune"] + cfg["draws"]) * grad_s

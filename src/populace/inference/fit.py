@@ -111,7 +111,7 @@ def _nuts(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar:
     cores = min(int(sc["chains"]), os.cpu_count() or 1)
     if sc["sampler"] == "nutpie":
         if importlib.util.find_spec("nutpie") is None:
-            raise FitError("sampler 'nutpie' is not installed. Fix: pip install nutpie, or use --sampler pymc.")
+            raise FitError("sampler 'nutpie' is not installed. Fix: pip install 'populace[nutpie]', or use --sampler pymc.")
         from populace.inference.nutpie_chains import sample_nutpie
 
         return sample_nutpie(

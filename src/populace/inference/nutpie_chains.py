@@ -52,7 +52,7 @@ def sample_nutpie(
     """
     global _COMPILED
     _COMPILED = _compile(pm_model)
-    jobs = [(c, s, int(draws), int(tune), float(target_accept), progressbar and c == 0) for c, s in enumerate(chain_seeds(seed, chains))]
+    jobs = [(s, int(draws), int(tune), float(target_accept), progressbar and c == 0) for c, s in enumerate(chain_seeds(seed, chains))]
     n_proc = min(chains, cores)
     start = time.perf_counter()
     try:
@@ -72,10 +72,10 @@ def sample_nutpie(
     return tree
 
 
-def _run_chain(job: tuple[int, int, int, int, float, bool]) -> dict[str, xr.Dataset]:
+def _run_chain(job: tuple[int, int, int, float, bool]) -> dict[str, xr.Dataset]:
     import nutpie
 
-    _, seed, draws, tune, target_accept, progressbar = job
+    seed, draws, tune, target_accept, progressbar = job
     trace = nutpie.sample(
         _COMPILED,
         draws=draws,
