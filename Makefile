@@ -10,7 +10,7 @@ $(VENV)/.built: pyproject.toml scripts/find-python
 	@PYBIN=$$(sh scripts/find-python) && echo "using $$PYBIN ($$($$PYBIN --version))" && \
 	  $$PYBIN -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,plot,nutpie]'
+	$(PY) -m pip install --quiet -e '.[test,plot]'
 	touch $@
 
 env: $(VENV)/.built

@@ -21,7 +21,7 @@ parallel, one per core.
 
 Usage::
 
-    python benchmarks/fit_time.py [--sampler pymc|nutpie] [--out benchmarks/results/fit_time.md] [--anes ../shared/benchmarks/anes]
+    python benchmarks/fit_time.py [--sampler nutpie|pymc] [--adaptation diag|low_rank] [--out benchmarks/results/fit_time.md] [--anes ../shared/benchmarks/anes]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ CASES = ("cold", "warm", "new sample")
 ANES_CASES = ("anes cold", "anes warm")
 
 
-def _one(case: str, anes: str | None, sampler: str) -> None:
+def _one(case: str, anes: str | None, sampler: str, adaptation: str) -> None:
     """Fit one case in this process and print a JSON line."""
     t0 = time.perf_counter()
     import populace
@@ -61,7 +61,7 @@ def _one(case: str, anes: str | None, sampler: str) -> None:
     pm_model = CopulaModel(study).build_model()
     t_build = time.perf_counter() - t1
     t1 = time.perf_counter()
-    fit = populace.fit(study, seed=1, sampler=sampler, warn=False)
+    fit = populace.fit(study, seed=1, sampler=sampler, sampler_config={"nutpie_adaptation": adaptation}, warn=False)
     wall = time.perf_counter() - t1
     ss = fit["sample_stats"]
     diag = populace.inference.check_convergence(fit, warn=False)
@@ -86,11 +86,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results/fit_time.md")
     parser.add_argument("--anes", help="the shared anes benchmark folder: also time its 1 % study")
-    parser.add_argument("--sampler", default="pymc", choices=("pymc", "nutpie"), help="NUTS implementation (default pymc)")
+    parser.add_argument("--sampler", default="nutpie", choices=("nutpie", "pymc"), help="NUTS implementation (default nutpie)")
+    parser.add_argument("--adaptation", default="diag", choices=("diag", "low_rank"), help="nutpie's mass matrix adaptation")
     parser.add_argument("--one", choices=CASES + ANES_CASES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        _one(args.one, args.anes, args.sampler)
+        _one(args.one, args.anes, args.sampler, args.adaptation)
         return 0
     rows = []
     groups = [CASES] + ([ANES_CASES] if args.anes else [])
@@ -100,16 +101,17 @@ def main() -> int:
                        PYTENSOR_FLAGS=f"base_compiledir={cache}")
             for case in cases:
                 t0 = time.perf_counter()
-                cmd = [sys.executable, __file__, "--one", case, "--sampler", args.sampler] + (["--anes", args.anes] if args.anes else [])
+                cmd = [sys.executable, __file__, "--one", case, "--sampler", args.sampler, "--adaptation", args.adaptation] + (["--anes", args.anes] if args.anes else [])
                 out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
                 row = json.loads(out.strip().splitlines()[-1])
                 row["process_wall_s"] = time.perf_counter() - t0
                 rows.append(row)
                 print(row, flush=True)
+    what = args.sampler + (f", {args.adaptation} mass matrix" if args.sampler == "nutpie" else "")
     lines = [
-        f"# Fit time of the default model (K = 3, 125 nodes, 2 chains x 500 + 500, {args.sampler} NUTS)",
+        f"# Fit time of the default model (K = 3, 125 nodes, 2 chains x 500 + 500, {what} NUTS)",
         "",
-        f"Made by: `python benchmarks/fit_time.py --sampler {args.sampler} --out {args.out}{' --anes ' + args.anes if args.anes else ''}` "
+        f"Made by: `python benchmarks/fit_time.py --sampler {args.sampler} --adaptation {args.adaptation} --out {args.out}{' --anes ' + args.anes if args.anes else ''}` "
         f"on {platform.node() or 'this machine'} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.",
         "",
         "| case | process wall s | imports s | build s | fit before sampling s | sampling s | one logp + gradient ms "

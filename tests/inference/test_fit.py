@@ -27,7 +27,7 @@ def test_fit_tree_is_self_contained(simulated_fit):
     assert {"posterior", "sample_stats", "observed_data"} <= set(simulated_fit.children)
     assert json.loads(simulated_fit.attrs["populace_model_config"])["factors"] == 1
     assert json.loads(simulated_fit.attrs["populace_study"])["name"] == "simulated"
-    assert simulated_fit["sample_stats"].attrs["inference_library"] == "pymc"
+    assert simulated_fit["sample_stats"].attrs["inference_library"] == "nutpie"  # the default
 
 
 #: Attributes that record when and how long, not what: the only content two fits with one
@@ -107,20 +107,21 @@ def test_offered_samplers_only(simulated):
     study, _ = simulated
     from populace.inference.fit import SAMPLERS
 
-    assert SAMPLERS == ("pymc", "nutpie")
+    assert SAMPLERS == ("nutpie", "pymc")
     with pytest.raises(FitError, match="unknown sampler 'numpyro'"):
         fit(study, sampler="numpyro")
 
 
 @pytest.mark.slow
-def test_nutpie_runs_and_finds_the_dependence(simulated):
-    """A real short nutpie run (every offered sampler runs in CI): the strong age x church
-    dependence (true Gram entry 0.41) is found, as in the pymc recovery test."""
-    pytest.importorskip("nutpie")
+def test_pymc_sampler_runs_and_finds_the_dependence(simulated):
+    """A real short run of the other offered sampler, PyMC's NUTS (every offered sampler
+    runs in CI): the strong age x church dependence (true Gram entry 0.41) is found, as in
+    the recovery test of the default (nutpie) fit."""
     study, _ = simulated
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        f = fit(study, sampler="nutpie", model_config=CONFIG, draws=150, tune=150, chains=1, seed=2, warn=False)
+        f = fit(study, sampler="pymc", model_config=CONFIG, draws=150, tune=150, chains=1, seed=2, warn=False)
+    assert f["sample_stats"].attrs["inference_library"] == "pymc"
     gram = f["posterior"]["loading_gram"]
     assert float(gram.sel(loading_row="age", loading_row_bis="church").quantile(0.05)) > 0.2
 
@@ -130,7 +131,6 @@ def test_nutpie_chains_are_the_same_whether_run_at_once_or_in_turn(simulated):
     """Two chains in two forked processes equal the same two run in this process, and each
     chain follows its own seed (chain c is seeded from (seed, c)). In-process sampling runs
     first, so the fork also happens after nutpie has run in this process."""
-    pytest.importorskip("nutpie")
     from populace.inference.nutpie_chains import sample_nutpie
     from populace.models.copula import CopulaModel
 
@@ -142,6 +142,9 @@ def test_nutpie_chains_are_the_same_whether_run_at_once_or_in_turn(simulated):
     xr.testing.assert_equal(parallel, in_turn)  # attrs differ only in timings
     gram = parallel["loading_gram"].values
     assert parallel.sizes["chain"] == 2 and not np.array_equal(gram[0], gram[1])
+    from populace.inference.nutpie_chains import chain_seeds
+
+    assert json.loads(parallel.attrs["chain_seeds"]) == chain_seeds(5, 2)  # every chain's seed is on record
 
 
 @pytest.mark.slow

@@ -72,6 +72,32 @@ def test_extreme_shares_stay_finite(shares):
     assert np.isfinite(lp).all()
 
 
+#: Area shares with empty levels, as small areas have them: an empty edge level, one
+#: occupied level (an area of one person), only the edges occupied, a near-empty level.
+EMPTY_LEVELS = np.array([[0.0, 0.3, 0.7, 0.0], [0.0, 1.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.5], [0.999, 0.001, 0.0, 0.0]])
+
+
+def _threshold_margin(b, shares, xp):
+    if xp is NP:
+        return _margin(cells.threshold_logp(b, shares, NODES, LOG_W, NP))
+    bt = pt.dvector("b")
+    f = pytensor.function([bt], cells.threshold_logp(bt, shares, NODES, LOG_W, PT), mode="FAST_COMPILE")
+    return _margin(f(b))
+
+
+@pytest.mark.parametrize("xp", [NP, PT], ids=["numpy", "pytensor"])
+@pytest.mark.parametrize("b", [np.array([1.0, 1.0]), np.array([2.5, -1.5])], ids=["moderate", "strong"])
+def test_empty_levels_keep_their_census_shares(b, xp):
+    """Every level's quadrature margin is its census share, in both backends: occupied
+    levels to 1e-9 relative, empty ones below 3e-12 (shares are clipped to 1e-12). With a
+    tolerance absolute instead of relative to the tail, an empty edge level was given the
+    whole area (margin 1): the last Newton step divided a 1e-12 residual by a 5e-15 density."""
+    got = _threshold_margin(b, EMPTY_LEVELS, xp)
+    occupied = EMPTY_LEVELS > 0
+    np.testing.assert_allclose(got[occupied], EMPTY_LEVELS[occupied], rtol=1e-9)
+    assert got[~occupied].max() < 3e-12
+
+
 def test_gradient_matches_finite_differences():
     """The solved thresholds / intercepts carry the implicit-function derivative."""
     b_np = np.array([0.7, -0.3])

@@ -19,6 +19,19 @@ def test_thresholds_reach_the_target_margin(b):
     np.testing.assert_allclose(got, cum, atol=1e-12)
 
 
+@pytest.mark.parametrize("b", [np.zeros(2), np.array([1.5, -2.0])])
+def test_thresholds_reach_tiny_tails_relative_to_the_tail(b):
+    """Targets 1e-12 from either end (a clipped empty level) are met to 1e-9 of the tail
+    itself, on the side where it is small; an absolute 1e-12 accepted a tail of 4e-16."""
+    scale = 1.0 / np.sqrt(1.0 + b @ b)
+    mu = scale * NODES @ b
+    cum = np.array([[1e-12, 0.5, 1.0 - 1e-12]])
+    tau = solve_thresholds(mu, scale, cum, LOG_W)
+    z = (tau[:, None, :] - mu[None, :, None]) / scale
+    lower, upper = (W[None, :, None] * special.ndtr(z)).sum(axis=1), (W[None, :, None] * special.ndtr(-z)).sum(axis=1)
+    np.testing.assert_allclose([lower[0, 0], lower[0, 1], upper[0, 2]], [1e-12, 0.5, 1.0 - cum[0, 2]], rtol=1e-9)
+
+
 @pytest.mark.parametrize("scale", [0.0, 1.0, 3.0])
 def test_intercepts_reach_the_target_margin(scale):
     rng = np.random.default_rng(0)

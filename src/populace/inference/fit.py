@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import time
@@ -25,15 +24,16 @@ __all__ = ["fit", "METHODS", "SAMPLERS", "package_versions"]
 
 METHODS = ("nuts", "advi")
 # numpyro and blackjax are not offered: they run through PyTensor's JAX backend, which has
-# no implementation of the numba solver Ops in populace.models.solve.
-SAMPLERS = ("pymc", "nutpie")
+# no implementation of the numba solver Ops in populace.models.solve. The default first.
+SAMPLERS = ("nutpie", "pymc")
+NUTPIE_ADAPTATIONS = ("diag", "low_rank")
 
 
 def fit(
     study: Study,
     *,
     method: str = "nuts",
-    sampler: str = "pymc",
+    sampler: str | None = None,
     factors: int | None = None,
     draws: int | None = None,
     tune: int | None = None,
@@ -55,8 +55,8 @@ def fit(
         variational approximation, stopped when its loss plateaus: intervals too
         narrow, use for exploration; see :mod:`populace.inference.advi`).
     sampler
-        NUTS implementation: ``"pymc"`` (default) or ``"nutpie"`` (needs
-        ``pip install populace[nutpie]``).
+        NUTS implementation: ``"nutpie"`` (default; the faster here, see
+        :mod:`populace.inference.nutpie_chains`) or ``"pymc"``.
     factors
         Number of latent factors K (default 3).
     draws, tune, chains
@@ -81,8 +81,6 @@ def fit(
     """
     if method not in METHODS:
         raise FitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
-    if sampler not in SAMPLERS:
-        raise FitError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}.")
     mc = dict(model_config or {})
     if factors is not None:
         if factors < 1:
@@ -92,6 +90,10 @@ def fit(
     sc.update({k: v for k, v in {"method": method, "sampler": sampler, "draws": draws, "tune": tune, "chains": chains}.items() if v is not None})
     model = CopulaModel(study, model_config=mc, sampler_config=sc)
     sc = model.sampler_config
+    if sc["sampler"] not in SAMPLERS:
+        raise FitError(f"unknown sampler {sc['sampler']!r}; choose one of {', '.join(SAMPLERS)}.")
+    if sc["nutpie_adaptation"] not in NUTPIE_ADAPTATIONS:
+        raise FitError(f"unknown nutpie_adaptation {sc['nutpie_adaptation']!r}; choose one of {', '.join(NUTPIE_ADAPTATIONS)}.")
     pm_model = model.build_model()
     t0 = time.perf_counter()
     # Multithreaded BLAS made each gradient ~7x slower on small matrices.
@@ -110,8 +112,6 @@ def fit(
 def _nuts(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar: bool) -> xr.DataTree:
     cores = min(int(sc["chains"]), os.cpu_count() or 1)
     if sc["sampler"] == "nutpie":
-        if importlib.util.find_spec("nutpie") is None:
-            raise FitError("sampler 'nutpie' is not installed. Fix: pip install 'populace[nutpie]', or use --sampler pymc.")
         from populace.inference.nutpie_chains import sample_nutpie
 
         return sample_nutpie(
@@ -122,6 +122,7 @@ def _nuts(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar:
             cores=cores,
             target_accept=float(sc["target_accept"]),
             seed=seed,
+            adaptation=str(sc["nutpie_adaptation"]),
             progressbar=progressbar,
         )
     with pm_model:

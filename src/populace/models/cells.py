@@ -81,13 +81,18 @@ def threshold_logps(
     if pad is not None:
         cum = xp.where(pad, 0.5, cum)  # padding: any solvable target, overwritten below
     tau = xp.solve_thresholds(mu, scale, cum, log_w)  # (J, G, L-1), no gradient of its own
-    # One Newton step from the root: same value, implicit-function derivative.
+    # One Newton step from the root: same value, implicit-function derivative. On the
+    # smaller tail, as the solver works: near cum = 1 the lower cdf rounds to 1e-16 absolute,
+    # which divided by a tail density of 1e-15 would move the threshold by units.
+    upper = cum > 0.5
+    sgn = xp.where(upper, -1.0, 1.0)[:, :, None, :]
+    tail = xp.where(upper, 1.0 - cum, cum)
     w = xp.exp(log_w)[None, None, :, None]
     sc = scale[:, None, None, None]
     z = (tau[:, :, None, :] - mu[:, None, :, None]) / sc
-    f = xp.sum(w * xp.ndtr(z), axis=2)
+    f = xp.sum(w * xp.ndtr(sgn * z), axis=2)
     dens = xp.sum(w * xp.exp(-0.5 * z * z), axis=2) / (scale[:, None, None] * _SQRT_2PI)
-    tau = tau + (cum - f) / xp.maximum(dens, 1e-300)
+    tau = tau + xp.where(upper, -1.0, 1.0) * (tail - f) / xp.maximum(dens, 1e-300)
     if pad is not None:
         tau = xp.where(pad, _PAD_TAU, tau)
     cdf = xp.ndtr((tau[:, :, None, :] - mu[:, None, :, None]) / sc)  # (J, G, Q, L-1)

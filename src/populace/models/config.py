@@ -48,7 +48,10 @@ RETIRED_MODEL_KEYS: frozenset[str] = frozenset({"intercept_iterations"})
 
 DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     "method": "nuts",
-    "sampler": "pymc",
+    # NUTS implementation. nutpie beat PyMC's NUTS on gss 1 % in every case (fit 142 / 26 /
+    # 21 s cold / warm / new sample against 168 / 41 / 37 s, 24 leapfrog steps per draw
+    # against 35; benchmarks/results/fit_time*.md).
+    "sampler": "nutpie",
     "draws": 500,
     "tune": 500,
     "chains": 2,
@@ -57,6 +60,10 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # draw on anes 1 % (K = 1: 23 vs 46) but not on gss (32 vs 34), where it mixed worse
     # (demo R-hat 1.012 vs 1.004 with the same seed), so it is opt-in.
     "init": "jitter+adapt_diag",
+    # sampler="nutpie": its mass matrix adaptation, "diag" or "low_rank" (nutpie's low-rank
+    # modified diagonal, which adapts to posterior correlations; 24 leapfrog steps per draw
+    # on anes 1 %, benchmarks/results/anes_nuts/). Not yet compared with "diag" on gss.
+    "nutpie_adaptation": "diag",
     # method="advi": at most advi_steps Adam steps at advi_learning_rate, stopped when the
     # loss, averaged over windows of advi_window steps, stops falling (inference/advi.py).
     # On the bundled gss study the loss plateaued after about 750 steps at 0.02; the
