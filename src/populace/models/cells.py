@@ -85,14 +85,14 @@ def threshold_logps(
     # smaller tail, as the solver works: near cum = 1 the lower cdf rounds to 1e-16 absolute,
     # which divided by a tail density of 1e-15 would move the threshold by units.
     upper = cum > 0.5
-    sgn = xp.where(upper, -1.0, 1.0)[:, :, None, :]
+    side = xp.where(upper, -1.0, 1.0)
     tail = xp.where(upper, 1.0 - cum, cum)
     w = xp.exp(log_w)[None, None, :, None]
     sc = scale[:, None, None, None]
     z = (tau[:, :, None, :] - mu[:, None, :, None]) / sc
-    f = xp.sum(w * xp.ndtr(sgn * z), axis=2)
+    f = xp.sum(w * xp.ndtr(side[:, :, None, :] * z), axis=2)
     dens = xp.sum(w * xp.exp(-0.5 * z * z), axis=2) / (scale[:, None, None] * _SQRT_2PI)
-    tau = tau + xp.where(upper, -1.0, 1.0) * (tail - f) / xp.maximum(dens, 1e-300)
+    tau = tau + side * (tail - f) / xp.maximum(dens, 1e-300)
     if pad is not None:
         tau = xp.where(pad, _PAD_TAU, tau)
     cdf = xp.ndtr((tau[:, :, None, :] - mu[:, None, :, None]) / sc)  # (J, G, Q, L-1)
