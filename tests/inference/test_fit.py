@@ -159,3 +159,33 @@ def test_personas_from_an_advi_fit_follow_the_census(advi_fit, simulated):
         p = m.counts / m.counts.sum()
         q = np.bincount(ds[m.attributes[0]].values.reshape(-1), minlength=p.size) / ds[m.attributes[0]].size
         assert np.all(np.abs(q - p) < 4 * np.sqrt(p * (1 - p) / ds[m.attributes[0]].size)), m.attributes
+
+
+_FIT_HASH = """
+import hashlib, warnings
+import populace
+from tests.simulated import CONFIG, simulated_study
+study, _ = simulated_study()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    f = populace.fit(study, model_config=CONFIG, draws=50, tune=50, chains=1, seed=3, warn=False)
+print(hashlib.sha256(f["posterior"]["loading_gram"].values.tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_same_seed_same_fit_with_a_cold_or_a_warm_compile_cache(tmp_path):
+    """A fit compiled from scratch equals the same fit loaded from the disk cache, bit for
+    bit (one fresh cache, two processes; about a minute). With PyTensor's numba fastmath on,
+    the two differed: reproducibility would hang on the state of the user's cache."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root), OPENBLAS_NUM_THREADS="1", NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+               PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'pytensor'}")  # fmt: skip
+    runs = [subprocess.run([sys.executable, "-c", _FIT_HASH], env=env, cwd=root, capture_output=True, text=True, check=True) for _ in range(2)]
+    cold, warm = (r.stdout.strip().splitlines()[-1] for r in runs)
+    assert len(cold) == 64 and cold == warm
