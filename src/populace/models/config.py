@@ -49,8 +49,8 @@ RETIRED_MODEL_KEYS: frozenset[str] = frozenset({"intercept_iterations"})
 DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     "method": "nuts",
     # NUTS implementation. nutpie beat PyMC's NUTS on gss 1 % in every case (fit 142 / 26 /
-    # 21 s cold / warm / new sample against 168 / 41 / 37 s, 24 leapfrog steps per draw
-    # against 35; benchmarks/results/fit_time*.md).
+    # 21 s cold / warm / new sample against 168 / 41 / 37 s in the same hour, 24 leapfrog
+    # steps per draw against 35; benchmarks/results/fit_time*.md).
     "sampler": "nutpie",
     "draws": 500,
     "tune": 500,
