@@ -63,6 +63,6 @@ def test_weights_recover_the_share_and_their_absence_does_not(samples):
     # Unequal weights count as less information (Kish n_eff 450 of 600, and p(1 - p) 0.25
     # against 0.19): the weighted posterior sd is larger, by a factor up to 1.33 (less where
     # alpha's uncertainty is shared). Compared as sds over all 600 draws, whose ratio has a
-    # Monte-Carlo se of about 4 %: the ends of 99 % intervals, two or three draws deep,
+    # Monte-Carlo se of about 4 %: the ends of 99 % intervals of 200 draws, one draw deep,
     # were too noisy (widths 0.1088 against 0.1091 in one run with the sds at 1.14 : 1).
     assert w.std() > u.std(), (w.std(), u.std())

@@ -20,8 +20,9 @@ __all__ = ["NP", "PT"]
 
 # Reproducibility: with PyTensor's default fastmath, a function compiled in this process and
 # the same function loaded from the numba disk cache rounded differently, so one seed gave
-# two different fits (cold and warm compile cache). Without it they are identical, and one
-# logp + gradient cost the same within noise (gss 0.41 ms, anes 6.3 ms).
+# two different fits (cold and warm compile cache). Without it they are identical; one
+# logp + gradient timed alone cost the same within noise (gss 0.41 ms, anes 6.3 ms), gss
+# sampling in benchmarks/fit_time.py took up to 15 % longer.
 pytensor.config.numba__fastmath = False
 
 _SQRT2 = math.sqrt(2.0)
