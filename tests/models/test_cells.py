@@ -143,3 +143,37 @@ def test_a_padded_batch_equals_its_attributes_one_by_one(xp):
         np.testing.assert_allclose(got[j, :, :, :n], cells.threshold_logp(b[j], s, NODES, LOG_W, NP), rtol=1e-13, atol=1e-13)
         assert np.all(got[j, :, :, n:] == cells.LOG_FLOOR)
         np.testing.assert_allclose(_margin(got[j, :, :, :n]), s, atol=1e-12)
+
+
+def test_a_tiny_top_level_keeps_its_relative_precision():
+    """Each level's probability comes from the tails that are small there, so a top level of
+    1.5e-11 is met to 1e-9 of itself; from lower-tail cdfs (1 - Phi, Phi near 1) each node
+    was off by about 1e-16 absolute, 1e-5 relative. The share is dyadic so that the
+    cumulative share 1 - 2^-36 is exact (a cumsum rounds to 1e-16 absolute as well)."""
+    tiny = 2.0**-36
+    shares = np.array([[0.5, 0.5 - tiny, tiny]])
+    got = _margin(cells.threshold_logp(np.array([1.2, -0.8]), shares, NODES, LOG_W, NP))
+    np.testing.assert_allclose(got, shares, rtol=1e-9)
+
+
+def test_a_padded_batch_has_the_finite_difference_gradient():
+    """The Ops' pullbacks (implicit-function derivative of the solved thresholds, per
+    attribute of a padded batch) against central differences of the numpy forward."""
+    b0 = np.array([[0.9, 0.1], [-0.4, 1.2], [0.3, -0.7]])
+    shares = [np.array([[0.3, 0.7], [0.8, 0.2]]), SHARES3, np.array([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])]
+    padded = np.stack([np.pad(s, ((0, 0), (0, 4 - s.shape[1]))) for s in shares])
+    weights = np.random.default_rng(3).normal(size=(3, 2, len(LOG_W), 4))
+    weights[0, :, :, 2:] = weights[1, :, :, 3:] = 0.0  # padding levels are constants
+
+    def objective(xp, b):
+        return xp.sum(weights * cells.threshold_logps(b, padded, [2, 3, 4], NODES, LOG_W, xp))
+
+    bt = pt.dmatrix("b")
+    grad = pytensor.function([bt], pt.grad(objective(PT, bt), bt), mode="FAST_COMPILE")(b0)
+    fd, h = np.zeros_like(b0), 1e-6
+    for idx in np.ndindex(b0.shape):
+        up, down = b0.copy(), b0.copy()
+        up[idx] += h
+        down[idx] -= h
+        fd[idx] = (objective(NP, up) - objective(NP, down)) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7)

@@ -24,7 +24,7 @@ __all__ = ["fit", "METHODS", "SAMPLERS", "package_versions"]
 
 METHODS = ("nuts", "advi")
 # numpyro and blackjax are not offered: they run through PyTensor's JAX backend, which has
-# no implementation of the numba solver Ops in populace.models.solve. The default first.
+# no implementation of the numba kernel Ops in populace.models.margin_ops. The default first.
 SAMPLERS = ("nutpie", "pymc")
 NUTPIE_ADAPTATIONS = ("diag", "low_rank")
 

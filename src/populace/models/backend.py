@@ -6,7 +6,6 @@ inside the PyMC graph (pytensor) and when generating personas (numpy).
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytensor
 import pytensor.tensor as pt
 from scipy import special
 
-from populace.models import solve
+from populace.models import margin_ops
 
 __all__ = ["NP", "PT"]
 
@@ -25,16 +24,9 @@ __all__ = ["NP", "PT"]
 # sampling in benchmarks/fit_time.py took up to 15 % longer.
 pytensor.config.numba__fastmath = False
 
-_SQRT2 = math.sqrt(2.0)
-
 
 def _np_logsumexp(x, axis):
     return special.logsumexp(x, axis=axis)
-
-
-def _np_solve(a, b):
-    """Batched ``a x = b`` for a (..., M, M) and b (..., M)."""
-    return np.linalg.solve(a, b[..., None])[..., 0]
 
 
 def _pt_data(x: np.ndarray):
@@ -53,18 +45,14 @@ NP = SimpleNamespace(
     ones=np.ones,
     maximum=np.maximum,
     clip=np.clip,
-    where=np.where,
     sum=np.sum,
     stack=np.stack,
-    ndtr=special.ndtr,
     logsumexp=_np_logsumexp,
     transpose=np.transpose,
     dot=np.dot,
     data=lambda x: x,
-    diag_batch=lambda v: v[..., :, None] * np.eye(v.shape[-1]),
-    solve=_np_solve,
-    solve_thresholds=solve.solve_thresholds,
-    solve_intercepts=solve.solve_intercepts,
+    threshold_logps=margin_ops.threshold_logps_np,
+    softmax_logp=margin_ops.softmax_logp_np,
 )
 
 PT = SimpleNamespace(
@@ -78,10 +66,8 @@ PT = SimpleNamespace(
     ones=pt.ones,
     maximum=pt.maximum,
     clip=pt.clip,
-    where=pt.where,
     sum=pt.sum,
     stack=pt.stack,
-    ndtr=lambda x: 0.5 * pt.erfc(-x / _SQRT2),
     logsumexp=lambda x, axis: pt.logsumexp(x, axis=axis),
     transpose=pt.transpose,
     dot=pt.dot,
@@ -89,8 +75,6 @@ PT = SimpleNamespace(
     # (and its numba cache entry) then depends on the study's structure only, so a
     # new sample of the same study does not compile again.
     data=lambda x: _pt_data(np.asarray(x)),
-    diag_batch=lambda v: v[..., :, None] * pt.eye(v.shape[-1]),
-    solve=lambda a, b: pt.linalg.solve(a, b, b_ndim=1),
-    solve_thresholds=solve.solved_thresholds,
-    solve_intercepts=solve.solved_intercepts,
+    threshold_logps=margin_ops.threshold_logps_pt,
+    softmax_logp=margin_ops.softmax_logp_pt,
 )

@@ -10,8 +10,8 @@ Notation: K factors ``eta ~ N(0, I_K)`` on Q quadrature nodes, G geographies
 * softmax attributes (nominal, 3+ levels): ``P(y = l | eta) = softmax(c_l + B_l . eta)``
   with ``B_0 = 0``; the intercepts ``c`` are solved likewise.
 
-Both solves happen in ``models.solve``; here one differentiable Newton step from the
-solution gives the gradient.
+Both solves, and their derivatives, happen in ``models.solve`` (as PyTensor Ops in
+``models.margin_ops``).
 
 Every function takes ``xp`` (``backend.NP`` or ``backend.PT``) so the same code
 runs in the PyMC graph and in numpy at generation time.
@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from populace.models.solve import LOG_FLOOR
+
 __all__ = [
     "threshold_logp",
     "threshold_logps",
@@ -32,10 +34,7 @@ __all__ = [
     "LOG_FLOOR",
 ]
 
-# Probabilities below exp(LOG_FLOOR) are floored so log(0) never reaches the gradient.
-LOG_FLOOR = -60.0
 _EPS = 1e-12
-_SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 
 
 def threshold_logp(b: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any) -> Any:
@@ -44,10 +43,6 @@ def threshold_logp(b: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp
     ``b`` is (K,) and ``shares`` (G, L); returns (G, Q, L).
     """
     return threshold_logps(b[None, :], shares[None], None, nodes, log_w, xp)[0]
-
-
-#: Threshold given to the padding levels of a batch: every node's cdf is 1 there.
-_PAD_TAU = 40.0
 
 
 def threshold_logps(
@@ -68,40 +63,13 @@ def threshold_logps(
     (J, G, Q, L) log-probabilities whose quadrature margin equals ``shares`` (padding
     levels at the log floor): the thresholds solve that equation (``models.solve``),
     not the continuous-factor one (``ndtri`` of the cumulative shares), which misses by
-    up to 1e-2 on few nodes. One batch keeps the graph small: its size, not the
-    arithmetic, set the compile time.
+    up to 1e-2 on few nodes. The latent ``(b . eta + e) / sqrt(1 + |b|^2)`` crosses a
+    threshold where ``b . eta + e`` crosses the unscaled one, so only ``b . x_q`` enters.
     """
-    pad = None
-    if n_levels is not None and len(set(n_levels)) > 1:
-        n_levels = np.asarray(n_levels)
-        pad = (np.arange(n_levels.max() - 1)[None, :] >= n_levels[:, None] - 1)[:, None, :]  # (J, 1, L-1)
-    scale = 1.0 / xp.sqrt(1.0 + xp.sum(b * b, axis=1))  # (J,)
-    mu = scale[:, None] * xp.dot(b, nodes.T)  # (J, Q)
+    n_thr = None if n_levels is None else np.asarray(n_levels) - 1
+    m = xp.dot(b, nodes.T)  # (J, Q)
     cum = xp.clip(xp.cumsum(shares, axis=-1)[:, :, :-1], _EPS, 1.0 - _EPS)
-    if pad is not None:
-        cum = xp.where(pad, 0.5, cum)  # padding: any solvable target, overwritten below
-    tau = xp.solve_thresholds(mu, scale, cum, log_w)  # (J, G, L-1), no gradient of its own
-    # One Newton step from the root: same value, implicit-function derivative. On the
-    # smaller tail, as the solver works: near cum = 1 the lower cdf rounds to 1e-16 absolute,
-    # which divided by a tail density of 1e-15 would move the threshold by units.
-    upper = cum > 0.5
-    side = xp.where(upper, -1.0, 1.0)
-    tail = xp.where(upper, 1.0 - cum, cum)
-    w = xp.exp(log_w)[None, None, :, None]
-    sc = scale[:, None, None, None]
-    z = (tau[:, :, None, :] - mu[:, None, :, None]) / sc
-    f = xp.sum(w * xp.ndtr(side[:, :, None, :] * z), axis=2)
-    dens = xp.sum(w * xp.exp(-0.5 * z * z), axis=2) / (scale[:, None, None] * _SQRT_2PI)
-    tau = tau + side * (tail - f) / xp.maximum(dens, 1e-300)
-    if pad is not None:
-        tau = xp.where(pad, _PAD_TAU, tau)
-    cdf = xp.ndtr((tau[:, :, None, :] - mu[:, None, :, None]) / sc)  # (J, G, Q, L-1)
-    if pad is not None:
-        cdf = xp.where(pad[:, :, None, :], 1.0, cdf)
-    j_n, g, q = cdf.shape[0], cdf.shape[1], cdf.shape[2]
-    lo = xp.concatenate([xp.zeros((j_n, g, q, 1)), cdf], axis=3)
-    hi = xp.concatenate([cdf, xp.ones((j_n, g, q, 1))], axis=3)
-    return xp.log(xp.maximum(hi - lo, np.exp(LOG_FLOOR)))
+    return xp.threshold_logps(m, cum, n_thr, log_w)
 
 
 def softmax_logp(B: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any) -> Any:
@@ -116,28 +84,12 @@ def softmax_logp(B: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: 
     Returns
     -------
     (G, Q, L) log-probabilities whose quadrature margin matches ``shares``: the
-    intercepts solve that equation (``models.solve``), then one differentiable
-    Newton step gives their implicit-function derivative.
+    intercepts solve that equation per geography (``models.solve``).
     """
     k = nodes.shape[1]
     full = xp.concatenate([xp.zeros((1, k)), B], axis=0)  # (L, K)
     eta_b = xp.dot(nodes, full.T)  # (Q, L)
-    log_target = xp.log(xp.clip(shares, _EPS, 1.0))  # (G, L)
-    c = xp.solve_intercepts(eta_b, log_target, log_w)  # (G, L), c_0 = 0
-    w = xp.exp(log_w)[None, :, None]
-    p = xp.exp(_log_softmax(c[:, None, :] + eta_b[None, :, :], xp))  # (G, Q, L)
-    grad = xp.sum(w * p, axis=1) - xp.exp(log_target)  # (G, L), zero at the root
-    # Hessian of the convex potential in c_1..c_{L-1}: diag(m) - sum_q w p p^T.
-    pr = p[:, :, 1:]
-    wp = w * pr
-    hess = xp.diag_batch(xp.sum(wp, axis=1)) - xp.transpose(wp, (0, 2, 1)) @ pr
-    step = xp.solve(hess, grad[:, 1:])
-    c = c - xp.concatenate([xp.zeros((c.shape[0], 1)), step], axis=1)
-    return _log_softmax(c[:, None, :] + eta_b[None, :, :], xp)
-
-
-def _log_softmax(logits: Any, xp: Any) -> Any:
-    return logits - xp.logsumexp(logits, axis=2)[:, :, None]
+    return xp.softmax_logp(eta_b, xp.log(xp.clip(shares, _EPS, 1.0)), log_w)
 
 
 def pattern_logp(

@@ -313,19 +313,24 @@ class CopulaModel:
         q_n = len(self.log_w)
         geo_w = xp.exp(log_geo) if n_g > 1 else xp.ones((1,))
         weight = geo_w[:, None] * np.exp(self.log_w)[None, :]  # (G, Q)
-        acc = None
-        for pr in probs:
-            acc = pr if acc is None else (acc[:, :, :, None] * pr[:, :, None, :]).reshape((n_g, q_n, -1))
+        # All but the last attribute as an outer product, weighted; the last one and the
+        # sum over nodes as one (batched) matrix product, which also keeps the gradient cheap.
+        acc = weight[:, :, None] * probs[0]
+        for pr in probs[1:-1]:
+            acc = (acc[:, :, :, None] * pr[:, :, None, :]).reshape((n_g, q_n, -1))
         if has_geo and n_g > 1:
-            cells_ = xp.sum(weight[:, :, None] * acc, axis=1)  # (G, cells of the other axes)
+            cells_ = xp.transpose(acc, (0, 2, 1)) @ probs[-1] if len(probs) > 1 else xp.sum(acc, axis=1)
+            cells_ = cells_.reshape((n_g, -1))  # (G, cells of the other axes)
             # Table axes order: the area may come after other axes.
             pos = table.axes.index(0)
             shape = [s.n_levels[j] for j in attrs]
             cells_ = cells_.reshape([n_g] + shape)
             perm = list(range(1, pos + 1)) + [0] + list(range(pos + 1, len(shape) + 1))
             cells_ = xp.transpose(cells_, perm).reshape((-1,))
+        elif len(probs) > 1:
+            cells_ = xp.dot(acc.reshape((n_g * q_n, -1)).T, probs[-1].reshape((n_g * q_n, -1))).reshape((-1,))
         else:
-            cells_ = xp.dot(weight.reshape((-1,)), acc.reshape((n_g * q_n, -1)))
+            cells_ = xp.sum(acc.reshape((n_g * q_n, -1)), axis=0)
         return xp.log(xp.maximum(cells_, 1e-300))
 
     def patterns_logp(self, logps: tuple[list[Any], list[Any]], log_geo: Any, pat: Patterns, xp: Any) -> Any:
