@@ -313,13 +313,17 @@ class CopulaModel:
         q_n = len(self.log_w)
         geo_w = xp.exp(log_geo) if n_g > 1 else xp.ones((1,))
         weight = geo_w[:, None] * np.exp(self.log_w)[None, :]  # (G, Q)
-        # All but the last attribute as an outer product, weighted; the last one and the
-        # sum over nodes as one (batched) matrix product, which also keeps the gradient cheap.
+        # All but the last attribute as an outer product, weighted; with areas, the last one
+        # and the sum over (area and) node as one (batched) matrix product, which keeps the
+        # gradient cheap (anes 1 %: 5.3 -> 4.2 ms per gradient). Without areas the outer
+        # product stays: the arrays are small, and the matrix product's gradient added 8 s
+        # to gss's first compile.
         acc = weight[:, :, None] * probs[0]
         for pr in probs[1:-1]:
             acc = (acc[:, :, :, None] * pr[:, :, None, :]).reshape((n_g, q_n, -1))
+        last = probs[-1] if len(probs) > 1 else None
         if has_geo and n_g > 1:
-            cells_ = xp.transpose(acc, (0, 2, 1)) @ probs[-1] if len(probs) > 1 else xp.sum(acc, axis=1)
+            cells_ = xp.transpose(acc, (0, 2, 1)) @ last if last is not None else xp.sum(acc, axis=1)
             cells_ = cells_.reshape((n_g, -1))  # (G, cells of the other axes)
             # Table axes order: the area may come after other axes.
             pos = table.axes.index(0)
@@ -327,9 +331,11 @@ class CopulaModel:
             cells_ = cells_.reshape([n_g] + shape)
             perm = list(range(1, pos + 1)) + [0] + list(range(pos + 1, len(shape) + 1))
             cells_ = xp.transpose(cells_, perm).reshape((-1,))
-        elif len(probs) > 1:
-            cells_ = xp.dot(acc.reshape((n_g * q_n, -1)).T, probs[-1].reshape((n_g * q_n, -1))).reshape((-1,))
+        elif last is not None and n_g > 1:
+            cells_ = xp.dot(acc.reshape((n_g * q_n, -1)).T, last.reshape((n_g * q_n, -1))).reshape((-1,))
         else:
+            if last is not None:
+                acc = (acc[:, :, :, None] * last[:, :, None, :]).reshape((n_g, q_n, -1))
             cells_ = xp.sum(acc.reshape((n_g * q_n, -1)), axis=0)
         return xp.log(xp.maximum(cells_, 1e-300))
 
