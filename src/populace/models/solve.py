@@ -304,6 +304,7 @@ def _intercepts_area(e, top, log_avg, log_t, w, c, p, lse):  # pragma: no cover 
     for lev in range(l_n):
         c[lev] = log_t[lev] - log_avg[lev] - (log_t[0] - log_avg[0])
     value = _softmax_rows(c, e, top, w, t, p, lse, True)
+    fresh = True  # does lse hold the current c's normalisers?
     for _ in range(_MAX_ITER):
         worst = 0.0
         for lev in range(l_n):
@@ -326,6 +327,7 @@ def _intercepts_area(e, top, log_avg, log_t, w, c, p, lse):  # pragma: no cover 
         # quadratically, and rounding in the potential could stall the halving.
         far = worst > 1e-6
         new = _softmax_rows(trial, e, top, w, t, p, lse, far)
+        fresh = far
         while far and new > value + 1e-15 and size > 1e-8:
             size /= 2.0
             for lev in range(1, l_n):
@@ -333,7 +335,8 @@ def _intercepts_area(e, top, log_avg, log_t, w, c, p, lse):  # pragma: no cover 
             new = _softmax_rows(trial, e, top, w, t, p, lse, True)
         c[:] = trial
         value = new
-    _softmax_rows(c, e, top, w, t, p, lse, True)
+    if not fresh:
+        _softmax_rows(c, e, top, w, t, p, lse, True)
 
 
 @numba.njit(cache=True)
