@@ -109,6 +109,10 @@ def run(
             "mc_se": [np.std([p[k] for p in per]) / np.sqrt(draws) for k in res["srmse2_by_table"]],
         }
     )
+    census = {"×".join(n for n in study.names if n in m.attributes) for m in study.marginals if len(m.attributes) == 2}
+    tables["census"] = tables["table"].isin(census)
+    tables["covered"] = [res["cov90_by_table"][k][0] for k in tables["table"]]
+    tables["cells"] = [res["cov90_by_table"][k][1] for k in tables["table"]]
     tables["worse_by"] = tables["srmse2"] - tables["independence"]
     tables["worse_beyond_mc"] = tables["worse_by"] > 2 * tables["mc_se"]
     states = state_errors(pers, pop, study)
@@ -129,6 +133,11 @@ def run(
         "tree_depth": float(f["sample_stats"].get("tree_depth", f["sample_stats"].get("depth")).mean()) if nuts else nan,
         "n_steps": float(f["sample_stats"]["n_steps"].mean()) if nuts else nan,
         "concentration": float(np.exp(f["posterior"]["log_concentration"]).median()),
+        "census_concentration": (
+            float(np.exp(f["posterior"]["log_census_concentration"]).median())
+            if "log_census_concentration" in f["posterior"]
+            else nan
+        ),
     }
 
 
@@ -140,8 +149,8 @@ def markdown(runs: list[dict], *, command: str, draws: int) -> str:
         f"Made by: `{command}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores).",
         f"{draws} posterior draws x 17,476 personas, metrics pooled over draws (shared README).",
         "",
-        "| sample | n | SRMSE1 | SRMSE2 | SRMSE3 | cov90 | width90 | Rep by state | trustgov by age×educ×race | Rep by age×educ×race | trustgov by pid7×polint | fit s | generate s | R-hat max | ESS min | div | tree depth | alpha |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| sample | n | SRMSE1 | SRMSE2 | SRMSE3 | cov90 | width90 | Rep by state | trustgov by age×educ×race | Rep by age×educ×race | trustgov by pid7×polint | fit s | generate s | R-hat max | ESS min | div | tree depth | alpha | census alpha |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         res = r["res"]
@@ -149,13 +158,25 @@ def markdown(runs: list[dict], *, command: str, draws: int) -> str:
         lines.append(
             f"| {r['sample']} | {r['n']} | {res['srmse1']:.4f} | {res['srmse2']:.3f} | {res['srmse3']:.3f} | "
             f"{res['cov90']:.3f} | {res['width90']:.4f} | {down} | {r['fit_s']:.0f} | {r['generate_s']:.0f} | "
-            f"{r['rhat_max']:.3f} | {r['ess_min']:.0f} | {r['divergences']} | {r['tree_depth']:.1f} | {r['concentration']:.0f} |"
+            f"{r['rhat_max']:.3f} | {r['ess_min']:.0f} | {r['divergences']} | {r['tree_depth']:.1f} | {r['concentration']:.0f} | {r['census_concentration']:.0f} |"
         )
     lines += ["", "Republican share by state, population-weighted MAE:", ""]
     lines += ["| sample | model | national share | demographic oracle |", "|---|---|---|---|"]
     for r in runs:
         m = r["state_mae"]
         lines.append(f"| {r['sample']} | {m['model']:.4f} | {m['national']:.4f} | {m['oracle']:.4f} |")
+    lines += ["", "cov90 of the census cross-tabs (raked to exactly, so covered by construction) and of the other 2-way tables:", ""]
+    lines += ["| sample | census tables | other tables | other tables, worst |", "|---|---|---|---|"]
+    for r in runs:
+        t = r["tables"]
+        part = {c: t[t["census"] == c] for c in (True, False)}
+        cov = {c: part[c]["covered"].sum() / max(part[c]["cells"].sum(), 1) for c in part}
+        other = part[False].assign(cov=part[False]["covered"] / part[False]["cells"].clip(lower=1)).sort_values("cov")
+        worst = ", ".join(f"{x.table} {x.cov:.2f}" for x in other.head(3).itertuples())
+        lines.append(
+            f"| {r['sample']} | {cov[True]:.3f} ({part[True]['cells'].sum()} cells) | "
+            f"{cov[False]:.3f} ({part[False]['cells'].sum()} cells) | {worst} |"
+        )
     for r in runs:
         st = r["states"].sort_values("N")
         lines += ["", f"## {r['sample']}: per-state Republican share (smallest states first)", ""]
@@ -171,8 +192,12 @@ def markdown(runs: list[dict], *, command: str, draws: int) -> str:
             f"{len(bad)} of {len(t)} tables are worse than independence by more than 2 Monte-Carlo se"
             + (": " + ", ".join(f"{x.table} (+{x.worse_by:.3f})" for x in bad.itertuples()) if len(bad) else ".")
         )
-        lines += ["", "| table | SRMSE2 | independence | difference | MC se |", "|---|---|---|---|---|"]
-        lines += [f"| {x.table} | {x.srmse2:.3f} | {x.independence:.3f} | {x.worse_by:+.3f} | {x.mc_se:.4f} |" for x in t.itertuples()]
+        lines += ["", "| table | SRMSE2 | independence | difference | MC se | cov90 |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"| {x.table} | {x.srmse2:.3f} | {x.independence:.3f} | {x.worse_by:+.3f} | {x.mc_se:.4f} | "
+            f"{x.covered / max(x.cells, 1):.2f} ({x.cells}) |"
+            for x in t.itertuples()
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -28,6 +28,7 @@ def _theta(log_alpha: float = np.log(40.0)) -> dict[str, np.ndarray]:
         "loadings_opinion": rng.normal(0, 0.5, 3),
         "shares_opinion": np.array([0.5, 0.3, 0.2]),
         "log_concentration": np.array(log_alpha),
+        "log_census_concentration": np.array(log_alpha),
     }
 
 

@@ -189,3 +189,14 @@ def test_same_seed_same_fit_with_a_cold_or_a_warm_compile_cache(tmp_path):
     runs = [subprocess.run([sys.executable, "-c", _FIT_HASH], env=env, cwd=root, capture_output=True, text=True, check=True) for _ in range(2)]
     cold, warm = (r.stdout.strip().splitlines()[-1] for r in runs)
     assert len(cold) == 64 and cold == warm
+
+
+def test_a_fit_saved_before_census_concentration_rebuilds_the_shared_model(simulated_fit):
+    from populace.inference.fit import model_from_fit
+
+    assert model_from_fit(simulated_fit).model_config["census_concentration"] == "own"  # recorded now
+    old = simulated_fit.copy()
+    mc = json.loads(old.attrs["populace_model_config"])
+    del mc["census_concentration"]
+    old.attrs["populace_model_config"] = json.dumps(mc)
+    assert model_from_fit(old).model_config["census_concentration"] == "joint"

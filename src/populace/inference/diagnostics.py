@@ -15,7 +15,7 @@ __all__ = ["Diagnostics", "check_convergence", "ConvergenceWarning"]
 
 # Rotation-invariant quantities: raw loadings are identified only up to rotation,
 # so their R-hat says nothing; these do.
-INVARIANT_VARS = ("loading_gram", "log_concentration")
+INVARIANT_VARS = ("loading_gram", "log_concentration", "log_census_concentration")
 
 
 class ConvergenceWarning(PopulaceWarning):

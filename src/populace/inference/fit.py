@@ -219,6 +219,7 @@ def model_from_fit(fit: xr.DataTree) -> CopulaModel:
     try:
         study = study_from_dict(json.loads(fit.attrs["populace_study"]))
         mc = {k: v for k, v in json.loads(fit.attrs["populace_model_config"]).items() if k not in RETIRED_MODEL_KEYS}
+        mc.setdefault("census_concentration", "joint")  # fits made before the key shared alpha
         sc = json.loads(fit.attrs["populace_sampler_config"])
     except KeyError as exc:
         raise FitError(f"not a populace fit: attribute {exc} missing.") from None

@@ -40,6 +40,15 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # Dirichlet layer) or a multinomial.
     "census_weight": 1.0,
     "census_dirichlet": True,
+    # The concentration of that Dirichlet-multinomial: "own" (a separate one, same prior) or
+    # "joint" (the Dirichlet layer's alpha). The copula misses strongly structured census
+    # tables (age x educ) by more than the rest of the joint, and generation rakes to those
+    # tables anyway. With "joint" that misfit set alpha (about 1,000 on anes 1 %), so the
+    # personas followed the 175 sample rows' cells with weight 15 % and 2-way intervals
+    # over-covered (cov90 0.96). "own" (alpha 6,000-10,000 from the microdata): cov90
+    # 0.90 / 0.91, SRMSE3 0.199 / 0.222 vs 0.211 / 0.232 (srs / biased,
+    # benchmarks/results/anes_nuts/anes.md).
+    "census_concentration": "own",
 }
 
 #: Keys of earlier versions' model configs, ignored when an old fit is loaded

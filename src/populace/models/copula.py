@@ -25,7 +25,9 @@ Generative model (K factors, J attributes, geography g):
 * Likelihood: complete microdata patterns by the Dirichlet-multinomial (``p``
   integrated out, weights scaled to the Kish effective size); incomplete rows by
   their copula margin; census cross-tabs by a multinomial on the copula's
-  implied cells (Dirichlet-multinomial with the Dirichlet layer, see ``build_model``).
+  implied cells (Dirichlet-multinomial with the Dirichlet layer, see ``build_model``;
+  its concentration ``log_census_concentration`` is its own unless
+  ``census_concentration="joint"``).
 """
 
 from __future__ import annotations
@@ -78,6 +80,11 @@ class CopulaModel:
         self.study = study
         self.model_config = merge_config(DEFAULT_MODEL_CONFIG, model_config, what="model_config")
         self.sampler_config = merge_config(DEFAULT_SAMPLER_CONFIG, sampler_config, what="sampler_config")
+        if self.model_config["census_concentration"] not in ("own", "joint"):
+            raise FitError(
+                f"model_config['census_concentration'] is {self.model_config['census_concentration']!r}; "
+                "use 'own' (the census cross-tabs' own concentration) or 'joint' (the Dirichlet layer's)."
+            )
         self.structure: ModelStructure = build_structure(study)
         k = int(self.model_config["factors"])
         self.nodes, self.log_w = factor_nodes(k, self.model_config["quadrature"], int(self.model_config["quadrature_nodes"]))
@@ -144,6 +151,11 @@ class CopulaModel:
             if cfg["dirichlet"]:
                 log_alpha = pm.Normal("log_concentration", cfg["log_concentration_mu"], cfg["log_concentration_sd"])
                 pm.Deterministic("concentration", pt.exp(log_alpha))
+                log_alpha_census = log_alpha
+                if cfg["census_dirichlet"] and cfg["census_concentration"] == "own" and s.crosstabs:
+                    log_alpha_census = pm.Normal(
+                        "log_census_concentration", cfg["log_concentration_mu"], cfg["log_concentration_sd"]
+                    )
             pm.Deterministic("loading_gram", self.gram(params, PT), dims=("loading_row", "loading_row_bis"))
 
             logps = self.attribute_logps(params, PT)
@@ -171,10 +183,11 @@ class CopulaModel:
                     # The census observes an aggregate of p ~ Dirichlet(alpha * pi) exactly, and
                     # aggregates of a Dirichlet are Dirichlet: the table's shares follow
                     # Dirichlet(alpha * pi_table). Its Dirichlet-multinomial (counts N * shares)
-                    # measures how far the copula misses the census cross-tab, which informs
-                    # alpha, instead of pretending the copula is exact with N = population size.
-                    a_pi = pt.exp(log_alpha + lp)
-                    alpha = pt.exp(log_alpha)
+                    # measures how far the copula misses the census cross-tab, instead of
+                    # pretending the copula is exact with N = population size. Its own
+                    # concentration by default (see DEFAULT_MODEL_CONFIG).
+                    a_pi = pt.exp(log_alpha_census + lp)
+                    alpha = pt.exp(log_alpha_census)
                     ll = pt.gammaln(alpha) - pt.gammaln(alpha + n.sum()) + pt.sum(pt.gammaln(a_pi + n) - pt.gammaln(a_pi))
                 else:
                     ll = pt.sum(n * lp)

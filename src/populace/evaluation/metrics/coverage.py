@@ -3,6 +3,8 @@ what a calibrated generator is expected to reach with few draws."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from populace.evaluation.metrics.cells import cell_index
@@ -34,11 +36,14 @@ def interval_coverage(
     return (lo <= p) & (p <= hi), hi - lo
 
 
-def coverage_metrics(pers: Personas, ref: Reference, *, interval: float, min_share: float) -> dict[str, float]:
+def coverage_metrics(pers: Personas, ref: Reference, *, interval: float, min_share: float) -> dict[str, Any]:
+    """``cov90`` / ``width90`` over the 2-way cells with ``p >= min_share``, and per table
+    ``cov90_by_table`` (table -> (covered cells, cells))."""
     if pers.n_draws < 2:
-        return {"cov90": np.nan, "width90": np.nan, "cov_cells": 0}
+        return {"cov90": np.nan, "width90": np.nan, "cov_cells": 0, "cov90_by_table": {}}
     sizes = np.bincount(pers.draw, minlength=pers.n_draws).astype(float)
     covered, widths = [], []
+    by_table: dict[tuple[int, ...], tuple[int, int]] = {}
     for t in ref.tables.get(2, []):
         cells = int(np.prod([ref.shape[i] for i in t]))
         idx = pers.draw * cells + cell_index(pers.codes, t, ref.shape)
@@ -48,11 +53,13 @@ def coverage_metrics(pers: Personas, ref: Reference, *, interval: float, min_sha
         cov, width = interval_coverage(q[:, keep], p[keep], interval=interval)
         covered.append(cov)
         widths.append(width)
+        by_table[t] = (int(cov.sum()), int(cov.size))
     cov_all, width_all = np.concatenate(covered), np.concatenate(widths)
     return {
         "cov90": float(cov_all.mean()),
         "width90": float(width_all.mean()),
         "cov_cells": int(cov_all.size),
+        "cov90_by_table": by_table,
     }
 
 

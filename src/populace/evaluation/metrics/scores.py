@@ -55,7 +55,8 @@ def score(
     -------
     dict
         Floats keyed by metric name, plus ``srmse2_by_table`` and
-        ``srmse2_independence`` (dicts keyed ``"a×b"``) and ``n_draws``.
+        ``srmse2_independence`` (dicts keyed ``"a×b"``), ``cov90_by_table`` (covered cells,
+        cells; keyed ``"a×b"``) and ``n_draws``.
     """
     pers = persona_codes(personas, study)
     pop = population_codes(population, study)
@@ -77,6 +78,7 @@ def score(
     out["srmse2_independence"] = {_table_key(t, names): v for t, v in ref.independence_srmse2().items()}
     out["unseen_mass"] = ref.unseen_mass
     out.update(coverage_metrics(pers, ref, interval=interval, min_share=min_share))
+    out["cov90_by_table"] = {_table_key(t, names): v for t, v in out["cov90_by_table"].items()}
     out["n_draws"] = pers.n_draws
     for check in downstream:
         check = check if isinstance(check, Downstream) else Downstream(check[0], check[1], tuple(check[2]))

@@ -130,6 +130,7 @@ def simulate_study(
     s = model.structure
     pi = joint_shares(model, dict(params))  # internal axes: area, then s.names
     alpha = float(np.exp(params["log_concentration"])) if mc["dirichlet"] else None
+    alpha_census = float(np.exp(params["log_census_concentration"])) if "log_census_concentration" in params else alpha
     axes = (s.geo_name, *s.names) if s.geo_name is not None else s.names
     offset = 0 if s.geo_name is not None else 1  # pi has a size-1 area axis without geography
     tables = list(template.marginals[: len(config.fixed_tables)])
@@ -137,7 +138,7 @@ def simulate_study(
         keep = [axes.index(n) + offset for n in tab]
         pi_t = pi.sum(axis=tuple(k for k in range(pi.ndim) if k not in keep))
         pi_t = np.transpose(pi_t, np.argsort(np.argsort(keep))).reshape(-1)  # table axis order
-        p_t = _dirichlet(rng, alpha * pi_t) if alpha is not None and mc["census_dirichlet"] else pi_t
+        p_t = _dirichlet(rng, alpha_census * pi_t) if alpha is not None and mc["census_dirichlet"] else pi_t
         counts = rng.multinomial(CENSUS_TOTAL, p_t / p_t.sum()).astype(float)
         tables.append(Marginal(tuple(tab), counts.reshape(_shape(config, tab))))
     flat = pi.reshape(-1)
