@@ -87,7 +87,7 @@ class _ThresholdLogpsGrad(Op):
 
 
 class _SoftmaxLogp(Op):
-    """``(logp, prob) = solve.softmax_forward(eta_b, log_target, log_w)``."""
+    """``(logp, prob, _) = solve.softmax_forward(eta_b, log_target, log_w)``."""
 
     __props__ = ()
 
@@ -97,7 +97,7 @@ class _SoftmaxLogp(Op):
         return Apply(self, inputs, [_out(*shape), _out(*shape)])
 
     def perform(self, node: Apply, inputs: list[np.ndarray], outputs: list[list[Any]]) -> None:
-        outputs[0][0], outputs[1][0] = solve.softmax_forward(*inputs)
+        outputs[0][0], outputs[1][0], _ = solve.softmax_forward(*inputs)
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
         return [[True, False], [True, False], [False, False]]
@@ -136,7 +136,8 @@ def _thresholds_bwd(prob, phi, n_thr, log_w, g):  # pragma: no cover - compiled
 
 
 def _softmax_fwd(eta_b, log_target, log_w):  # pragma: no cover - compiled
-    return solve.softmax_forward(eta_b, log_target, log_w)
+    logp, prob, _ = solve.softmax_forward(eta_b, log_target, log_w)
+    return logp, prob
 
 
 def _softmax_bwd(prob, log_target, log_w, g):  # pragma: no cover - compiled

@@ -80,9 +80,9 @@ def solve_intercepts(eta_b: np.ndarray, log_target: np.ndarray, log_w: np.ndarra
     (G, L) intercepts. The equations are the gradient of the convex function
     ``sum_q w_q logsumexp(c + eta_b_q) - t.c``, so Newton steps with step halving converge.
     """
-    return _intercepts_kernel(
+    return softmax_forward(
         np.ascontiguousarray(eta_b, dtype=float), np.ascontiguousarray(log_target, dtype=float), np.asarray(log_w, float)
-    )
+    )[2]
 
 
 # The kernels are numba functions so that the sampler's numba-compiled gradient calls
@@ -354,37 +354,24 @@ def _node_average(e, top, w):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _intercepts_kernel(eta_b, log_target, log_w):  # pragma: no cover - compiled
-    w = np.exp(log_w)
-    q_n, l_n = eta_b.shape
-    out = np.empty_like(log_target)
-    p = np.empty((q_n, l_n))
-    lse = np.empty(q_n)
-    e, top = _node_exp(eta_b)
-    log_avg = _node_average(e, top, w)
-    for g in range(log_target.shape[0]):
-        _intercepts_area(e, top, log_avg, log_target[g], w, out[g], p, lse)
-    return out
-
-
-@numba.njit(cache=True)
 def softmax_forward(eta_b, log_target, log_w):  # pragma: no cover - compiled
-    """Solve the intercepts of a softmax attribute per area and emit ``(logp, prob)``, (G, Q, L)."""
+    """Solve the intercepts of a softmax attribute per area and emit ``(logp, prob, c)``:
+    (G, Q, L) log-probabilities and probabilities, (G, L) intercepts."""
     w = np.exp(log_w)
     q_n, l_n = eta_b.shape
     g_n = log_target.shape[0]
     logp = np.empty((g_n, q_n, l_n))
     prob = np.empty((g_n, q_n, l_n))
-    c = np.empty(l_n)
+    c = np.empty((g_n, l_n))
     lse = np.empty(q_n)
     e, top = _node_exp(eta_b)
     log_avg = _node_average(e, top, w)
     for g in range(g_n):
-        _intercepts_area(e, top, log_avg, log_target[g], w, c, prob[g], lse)
+        _intercepts_area(e, top, log_avg, log_target[g], w, c[g], prob[g], lse)
         for q in range(q_n):
             for lev in range(l_n):
-                logp[g, q, lev] = c[lev] + eta_b[q, lev] - lse[q]
-    return logp, prob
+                logp[g, q, lev] = c[g, lev] + eta_b[q, lev] - lse[q]
+    return logp, prob, c
 
 
 @numba.njit(cache=True)
