@@ -11,7 +11,8 @@ weights. ``--methods advi`` skips NUTS (anes: the default NUTS fit takes hours h
 Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/advi_vs_nuts.py --from ../shared/benchmarks/gss \\
-        [--samples srs_f0.01_s0 biased_f0.01_s0] [--draws 200] [--methods nuts advi] [--out FILE]
+        [--samples srs_f0.01_s0 biased_f0.01_s0] [--draws 200] [--methods nuts advi]
+        [--model-config JSON] [--out FILE]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -56,11 +58,11 @@ def downstream_width(personas, pop: np.ndarray, study: Study, check: Downstream)
     return float(((hi - lo)[ok] * pop_groups[ok]).sum() / pop_groups[ok].sum())
 
 
-def run_one(bench: Benchmark, sample: str, method: str, *, draws: int, seed: int) -> dict:
+def run_one(bench: Benchmark, sample: str, method: str, *, draws: int, seed: int, model_config: dict | None = None) -> dict:
     study = bench.study(sample)
     pop = bench.population_codes()
     t0 = time.perf_counter()
-    fitted = fit(study, method=method, seed=seed, warn=False)
+    fitted = fit(study, method=method, seed=seed, model_config=model_config, warn=False)
     fit_s = time.perf_counter() - t0
     personas = sample_personas(fitted, bench.N, draws=draws, seed=seed + 1)
     checks = DOWNSTREAM.get(bench.name, ())
@@ -111,14 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", nargs="+", default=["nuts", "advi"], choices=["nuts", "advi"])
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model-config", default="{}", help="JSON model_config overrides for both methods")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/advi_vs_nuts.md"))
     args = ap.parse_args(argv)
+    model_config = json.loads(args.model_config)
     bench = Benchmark.read(args.source)
     rows = []
     for sample in args.samples:
         for method in args.methods:
             print(f"[{time.strftime('%H:%M:%S')}] {sample} {method} ...", file=sys.stderr, flush=True)
-            rows.append(run_one(bench, sample, method, draws=args.draws, seed=args.seed))
+            rows.append(run_one(bench, sample, method, draws=args.draws, seed=args.seed, model_config=model_config))
             print(rows[-1], file=sys.stderr, flush=True)
     command = "OPENBLAS_NUM_THREADS=1 python benchmarks/advi_vs_nuts.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = markdown(rows, command=command, draws=args.draws)
