@@ -12,9 +12,12 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "factors": 3,
     # Quadrature over the factors: "gauss-hermite" with quadrature_nodes per
     # factor, or "qmc" with quadrature_nodes in total. The nodes define the model
-    # (margins are matched on them exactly), so 5 per factor suffice at K = 3.
+    # (margins are matched on them exactly); fewer only coarsen the dependence. At K = 3,
+    # 3 per factor (27 nodes) moved no fidelity figure beyond fit-to-fit noise on gss or
+    # anes against 5 (125 nodes) and cut the anes fit 4-5x
+    # (benchmarks/results/quadrature_nodes.md).
     "quadrature": "gauss-hermite",
-    "quadrature_nodes": 5,
+    "quadrature_nodes": 3,
     # Raw loadings b ~ N(0, loading_sd^2). The implied latent correlation
     # b_i.b_j / sqrt((1+|b_i|^2)(1+|b_j|^2)) is centred on 0; sd 1 put most prior
     # mass on strong correlations and invented dependence (race x abany), 0.5 does not.
