@@ -108,11 +108,11 @@ def main() -> int:
                 rows.append(row)
                 print(row, flush=True)
     what = args.sampler + (f", {args.adaptation} mass matrix" if args.sampler == "nutpie" else "")
-    from populace.models.config import DEFAULT_MODEL_CONFIG as mc
+    from populace.models.config import DEFAULT_MODEL_CONFIG as mc, DEFAULT_SAMPLER_CONFIG as sc
 
     nodes = f"{mc['quadrature_nodes']}^{mc['factors']} nodes" if mc["quadrature"] == "gauss-hermite" else f"{mc['quadrature_nodes']} nodes"
     lines = [
-        f"# Fit time of the default model (K = {mc['factors']}, {nodes}, 2 chains x 500 + 500, {what} NUTS)",
+        f"# Fit time of the default model (K = {mc['factors']}, {nodes}, {sc['chains']} chains x {sc['draws']} + {sc['tune']}, {what} NUTS)",
         "",
         f"Made by: `python benchmarks/fit_time.py --sampler {args.sampler} --adaptation {args.adaptation} --out {args.out}{' --anes ' + args.anes if args.anes else ''}` "
         f"on {platform.node() or 'this machine'} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.",
