@@ -125,24 +125,25 @@ def main() -> int:
         # A saved fit (.nc) gives its study and posterior draws; a study TOML, prior draws only.
         is_fit = path is not None and path.endswith(".nc")
         study = model_from_fit(load_fit(path)).study if is_fit else populace.load_study(path or example_study_path())
-        label = pathlib.Path(path).stem if path else "gss (bundled)"
+        stem = pathlib.Path(path).stem if path else "gss"
+        label = pathlib.Path(path).parent.name if stem == "study" else stem  # data/gss/study.toml -> gss
         ref = CopulaModel(study)
         rng = np.random.default_rng(args.seed)
         point_sets = [(what, [prior_params(ref, rng, scale) for _ in range(args.draws)]) for scale, what in ((1.0, "prior"), (2.0, "prior x2"))]
         if is_fit:
             point_sets.insert(0, ("posterior", posterior_params(path, args.draws)))
-        cost = {}
+        cost, n_q = {}, {}
         for n in args.nodes:
             m = CopulaModel(study, model_config={"quadrature_nodes": n})
             _, _, call_s = logp_cost(m.build_model(), args.calls)
-            cost[n] = call_s
+            cost[n], n_q[n] = call_s, len(m.log_w)
             print(f"{label}: nodes {n}: {call_s * 1e3:.2f} ms per logp + gradient", flush=True)
         for what, points in point_sets:
             acc = accuracy(study, args.nodes, points)
             for n in args.nodes:
                 a = acc[n]
                 row = (
-                    f"| {label} | {what} | {n} | {len(CopulaModel(study, model_config={'quadrature_nodes': n}).log_w)} "
+                    f"| {label} | {what} | {n} | {n_q[n]} "
                     f"| {a['max_dp']:.4f} | {a['dep_median']:.3f} | {a['dep_p95']:.3f} | {cost[n] * 1e3:.2f} ms |"
                 )
                 lines.append(row)

@@ -14,7 +14,7 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # factor, or "qmc" with quadrature_nodes in total. The nodes define the model
     # (margins are matched on them exactly); fewer only coarsen the dependence. At K = 3,
     # 3 per factor (27 nodes) moved no fidelity figure beyond fit-to-fit noise on gss or
-    # anes against 5 (125 nodes) and cut the anes fit 4-5x
+    # anes against 5 (125 nodes) and cut the anes gradient 4-6x
     # (benchmarks/results/quadrature_nodes.md).
     "quadrature": "gauss-hermite",
     "quadrature_nodes": 3,
