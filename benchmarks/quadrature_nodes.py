@@ -39,6 +39,7 @@ from populace.data import example_study_path
 from populace.inference import load_fit
 from populace.inference.fit import model_from_fit, posterior_draws
 from populace.models.backend import NP
+from populace.models.config import DEFAULT_MODEL_CONFIG
 from populace.models.copula import CopulaModel
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -79,11 +80,10 @@ def posterior_params(fit_path: str, draws: int) -> list[dict[str, Any]]:
 
 
 def accuracy(
-    study: populace.Study, nodes: list[int], points: list[dict[str, Any]]
+    ref: CopulaModel, models: dict[int, CopulaModel], points: list[dict[str, Any]]
 ) -> dict[int, dict[str, float]]:
-    ref = CopulaModel(study, model_config={"quadrature_nodes": REFERENCE_NODES})
-    models = {n: CopulaModel(study, model_config={"quadrature_nodes": n}) for n in nodes}
-    errs: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in nodes}
+    """Error statistics of each model's national 2-way tables against ``ref``'s, at ``points``."""
+    errs: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in models}
     for params in points:
         tables_ref = national_pairs(ref, params)
         for n, m in models.items():
@@ -116,7 +116,8 @@ def main() -> int:
         "",
         f"Command: `OPENBLAS_NUM_THREADS=1 python benchmarks/quadrature_nodes.py {' '.join(args.studies)} "
         f"--nodes {' '.join(map(str, args.nodes))} --draws {args.draws}`. Reference rule: "
-        f"{REFERENCE_NODES} nodes per factor. Default K = 3 factors, so n nodes per factor are n^3 nodes.",
+        f"{REFERENCE_NODES} nodes per factor. Default K = {DEFAULT_MODEL_CONFIG['factors']} factors, "
+        f"so n nodes per factor are n^{DEFAULT_MODEL_CONFIG['factors']} nodes.",
         "",
         "| study | loadings | nodes per factor | nodes | max abs dp | dep. error median | dep. error p95 | one logp + gradient |",
         "|---|---|---|---|---|---|---|---|",
@@ -127,23 +128,22 @@ def main() -> int:
         study = model_from_fit(load_fit(path)).study if is_fit else populace.load_study(path or example_study_path())
         stem = pathlib.Path(path).stem if path else "gss"
         label = pathlib.Path(path).parent.name if stem == "study" else stem  # data/gss/study.toml -> gss
-        ref = CopulaModel(study)
+        ref = CopulaModel(study, model_config={"quadrature_nodes": REFERENCE_NODES})
+        models = {n: CopulaModel(study, model_config={"quadrature_nodes": n}) for n in args.nodes}
         rng = np.random.default_rng(args.seed)
         point_sets = [(what, [prior_params(ref, rng, scale) for _ in range(args.draws)]) for scale, what in ((1.0, "prior"), (2.0, "prior x2"))]
         if is_fit:
             point_sets.insert(0, ("posterior", posterior_params(path, args.draws)))
-        cost, n_q = {}, {}
-        for n in args.nodes:
-            m = CopulaModel(study, model_config={"quadrature_nodes": n})
-            _, _, call_s = logp_cost(m.build_model(), args.calls)
-            cost[n], n_q[n] = call_s, len(m.log_w)
-            print(f"{label}: nodes {n}: {call_s * 1e3:.2f} ms per logp + gradient", flush=True)
+        cost = {}
+        for n, m in models.items():
+            _, _, cost[n] = logp_cost(m.build_model(), args.calls)
+            print(f"{label}: nodes {n}: {cost[n] * 1e3:.2f} ms per logp + gradient", flush=True)
         for what, points in point_sets:
-            acc = accuracy(study, args.nodes, points)
-            for n in args.nodes:
+            acc = accuracy(ref, models, points)
+            for n, m in models.items():
                 a = acc[n]
                 row = (
-                    f"| {label} | {what} | {n} | {n_q[n]} "
+                    f"| {label} | {what} | {n} | {len(m.log_w)} "
                     f"| {a['max_dp']:.4f} | {a['dep_median']:.3f} | {a['dep_p95']:.3f} | {cost[n] * 1e3:.2f} ms |"
                 )
                 lines.append(row)
