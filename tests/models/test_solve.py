@@ -3,7 +3,7 @@ import pytest
 from scipy import special
 
 from populace.models.quadrature import factor_nodes
-from populace.models.solve import solve_intercepts, solve_thresholds
+from populace.models.solve import solve_intercepts, solve_thresholds, thresholds_forward
 
 NODES, LOG_W = factor_nodes(2, "gauss-hermite", 5)
 W = np.exp(LOG_W)
@@ -52,3 +52,28 @@ def test_intercepts_with_an_empty_level_stay_finite():
     assert np.isfinite(c).all()
     margin = W @ special.softmax(c[:, None, :] + eta_b[None], axis=2)
     np.testing.assert_allclose(margin, target, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [0.5, 2.0])
+def test_emitted_tails_are_the_normal_tails_at_the_solved_thresholds(scale):
+    """The kernel emits each level's probability and density from tails that, after a tiny
+    last step, come from a Taylor series (``solve._TAYLOR_STEP``), not a fresh evaluation:
+    they must equal the exact normal tails at the thresholds it returns."""
+    rng = np.random.default_rng(2)
+    m = np.ascontiguousarray(rng.normal(scale=scale, size=(3, 2)) @ NODES.T)  # (J, Q)
+    shares = rng.dirichlet(np.ones(5), size=(3, 4))  # (J, G, L)
+    cum = np.ascontiguousarray(np.cumsum(shares, axis=-1)[..., :-1])
+    n_thr = np.full(3, 4, dtype=np.int64)
+    logp, prob, phi, t = thresholds_forward(m, special.ndtri(cum), cum, n_thr, LOG_W)
+    z = t[:, :, None, :] - m[:, None, :, None]  # (J, G, Q, M)
+    np.testing.assert_allclose(phi, np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi), rtol=1e-11)
+    lo = np.concatenate([np.full(z.shape[:3] + (1,), -np.inf), z], axis=-1)
+    hi = np.concatenate([z, np.full(z.shape[:3] + (1,), np.inf)], axis=-1)
+    # Each level from the side where its tails are small (no cancellation near 1).
+    exact = np.where(hi <= 0, special.ndtr(hi) - special.ndtr(lo), special.ndtr(-lo) - special.ndtr(-hi))
+    # Relative where a level holds more than 1e-5: a level from a difference of tails has
+    # rounding of 1e-16 (absolute), and levels under the floor are floored.
+    big = exact > 1e-5
+    np.testing.assert_allclose(prob[big], exact[big], rtol=1e-10)
+    np.testing.assert_allclose(logp[big], np.log(exact[big]), atol=1e-10)
+    np.testing.assert_allclose(prob, exact, rtol=0, atol=1e-15)

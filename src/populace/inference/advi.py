@@ -5,6 +5,13 @@ parameters, fitted by stochastic gradient on the ELBO. It ignores posterior corr
 and under-states the spread, so its intervals are too narrow; use it to explore, NUTS
 to report.
 
+The algorithm is PyMC's ``pm.ADVI`` (one-draw reparameterised ELBO gradient, standard
+deviations ``softplus(rho)`` from ``rho = 0``, Adam on ``(mu, rho)``, started at the
+model's initial point), run on the compiled log density and gradient that NUTS uses
+(:func:`populace.inference.nutpie_chains.model_functions`, cached on disk). ``pm.ADVI``
+built, rewrote and linked its own ELBO graph on every fit (3.4-3.8 s on anes 1 %) and
+its step cost 2.3 ms against 1 ms for that gradient.
+
 Stopping rule: the loss is averaged over windows of ``window`` steps; the fit has
 converged when, twice in a row, a window's mean loss is not lower than the previous
 window's by more than twice the standard error of the difference (the windows' own
@@ -21,14 +28,16 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-import pytensor
 import xarray as xr
 
 __all__ = ["ElboPlateau", "AdviResult", "fit_advi"]
 
+# Adam's constants, PyMC's defaults.
+_BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
+
 
 class ElboPlateau:
-    """A PyMC callback that stops ADVI when the windowed loss stops falling (see module doc).
+    """Stops ADVI when the windowed loss stops falling (see the module docstring).
 
     Parameters
     ----------
@@ -44,17 +53,19 @@ class ElboPlateau:
         self.flat = 0
         self.converged_at: int | None = None
 
-    def __call__(self, approx: Any, losses: np.ndarray, i: int) -> None:
-        # ``losses`` are this fit call's losses so far (``i`` counts earlier calls too).
+    def __call__(self, losses: np.ndarray) -> bool:
+        """Whether to stop, given the losses so far; records how many steps it took."""
         w, n = self.window, len(losses)
-        if self.converged_at is not None or n % w or n < 2 * w:
-            return
-        prev, cur = np.asarray(losses[n - 2 * w : n - w]), np.asarray(losses[n - w : n])
+        if self.converged_at is not None:
+            return True
+        if n % w or n < 2 * w:
+            return False
+        prev, cur = losses[n - 2 * w : n - w], losses[n - w : n]
         se = math.sqrt(prev.var(ddof=1) / w + cur.var(ddof=1) / w)
         self.flat = self.flat + 1 if prev.mean() - cur.mean() < 2.0 * se else 0
         if self.flat >= self.patience:
-            self.converged_at = i
-            raise StopIteration(f"ELBO plateau at step {i}")
+            self.converged_at = n
+        return self.converged_at is not None
 
 
 @dataclass(frozen=True)
@@ -75,24 +86,50 @@ def fit_advi(
     learning_rate: float,
     window: int,
     seed: int | None,
-    progressbar: bool = False,
 ) -> AdviResult:
     """Fit mean-field ADVI with Adam until the loss plateaus (or ``max_steps``), polish, draw.
 
     Returns the approximation's ``draws`` draws (one chain) with an ``advi`` group that
-    holds the loss per step and whether the stopping rule was met.
+    holds the loss (-ELBO estimate) per step and whether the stopping rule was met.
+    Raises FloatingPointError when the loss becomes NaN or infinite.
     """
+    from populace.inference.nutpie_chains import model_functions
+
+    n_dim, logp_fn, expand_fn, init_fn, shape_info, _ = model_functions(pm_model, jitter=False)
     rng = np.random.default_rng(seed)
+    mu = np.array(init_fn(0), dtype=float)
+    rho = np.zeros(n_dim)
+    params = np.concatenate([mu, rho])
+    m1, m2 = np.zeros(2 * n_dim), np.zeros(2 * n_dim)
     stop = ElboPlateau(window=window)
-    # A shared learning rate, so that polishing reuses the compiled step function.
-    rate = pytensor.shared(np.asarray(learning_rate, dtype=pytensor.config.floatX))
-    with pm_model:
-        advi = pm.ADVI(random_seed=int(rng.integers(2**31)))
-        advi.fit(max_steps, obj_optimizer=pm.adam(learning_rate=rate), callbacks=[stop], progressbar=progressbar)
-        rate.set_value(np.asarray(learning_rate / 10, dtype=rate.dtype))
-        advi.refine(window, progressbar=False)
-        tree = advi.approx.sample(draws, random_seed=int(rng.integers(2**31)))
-    losses = np.asarray(advi.hist, float)
+    losses = np.empty(max_steps + window)
+    step, polish_left = 0, None
+    while step < max_steps + window:
+        mu, rho = params[:n_dim], params[n_dim:]
+        sigma = np.logaddexp(0.0, rho)  # softplus
+        eps = rng.standard_normal(n_dim)
+        logp, grad = logp_fn(mu + sigma * eps)
+        loss = -(float(logp) + float(np.log(sigma).sum()))
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"NaN or infinite loss at step {step}")
+        losses[step] = loss
+        dsig = 1.0 / (1.0 + np.exp(-rho))  # d softplus / d rho
+        g = -np.concatenate([grad, (grad * eps + 1.0 / sigma) * dsig])
+        step += 1
+        rate = learning_rate if polish_left is None else learning_rate / 10
+        m1 = _BETA1 * m1 + (1 - _BETA1) * g
+        m2 = _BETA2 * m2 + (1 - _BETA2) * g * g
+        m1_hat, m2_hat = m1 / (1 - _BETA1**step), m2 / (1 - _BETA2**step)
+        params = params - rate * m1_hat / (np.sqrt(m2_hat) + _EPS)
+        if polish_left is None and (stop(losses[:step]) or step == max_steps):
+            polish_left = window
+        elif polish_left is not None:
+            polish_left -= 1
+            if polish_left == 0:
+                break
+    losses = losses[:step]
+    mu, sigma = params[:n_dim], np.logaddexp(0.0, params[n_dim:])
+    tree = _draws(pm_model, expand_fn, shape_info, mu + sigma * rng.standard_normal((draws, n_dim)))
     converged = stop.converged_at is not None
     tree["advi"] = xr.DataTree(
         xr.Dataset(
@@ -100,7 +137,7 @@ def fit_advi(
             attrs={
                 "converged": int(converged),
                 "steps": int(len(losses)),
-                "plateau_step": int(stop.converged_at or len(losses) - window),
+                "plateau_step": int(stop.converged_at if converged else len(losses) - window),
                 "learning_rate": float(learning_rate),
                 "window": int(window),
                 "note": "mean-field ADVI (an approximation: its intervals can be too narrow); loss = -ELBO per step, "
@@ -109,3 +146,23 @@ def fit_advi(
         )
     )
     return AdviResult(tree=tree, losses=losses, converged=converged, steps=len(losses))
+
+
+def _draws(pm_model: pm.Model, expand_fn: Any, shape_info: Any, x: np.ndarray) -> xr.DataTree:
+    """The stored variables at each unconstrained draw ``x[i]``, as one chain."""
+    from nutpie.compile_pymc import _prepare_dims_and_coords
+
+    names, _, shapes = shape_info
+    values = [np.empty((1, len(x), *map(int, shape))) for shape in shapes]
+    for i, xi in enumerate(x):
+        for out, v in zip(values, expand_fn(xi), strict=True):
+            out[0, i] = np.reshape(v, out.shape[2:])
+    dims, coords = _prepare_dims_and_coords(pm_model, shape_info, [])
+    data, used = {}, set()
+    for name, v in zip(names, values, strict=True):
+        var_dims = list(dims.get(name, [])) or [f"{name}_dim_{k}" for k in range(v.ndim - 2)]
+        data[name] = (("chain", "draw", *var_dims), v)
+        used.update(var_dims)
+    ds = xr.Dataset(data, coords={"chain": [0], "draw": np.arange(len(x))} | {k: v for k, v in coords.items() if k in used})
+    ds.attrs["inference_library"] = "populace (mean-field ADVI, PyMC's algorithm)"
+    return xr.DataTree.from_dict({"posterior": ds})

@@ -68,7 +68,7 @@ def fit(
     model_config, sampler_config
         Further overrides of the default configs.
     progressbar
-        Show the sampler's progress bar.
+        Show the NUTS sampler's progress bar (ADVI shows none).
     warn
         Warn (in words) when R-hat, ESS or divergences look bad.
 
@@ -101,7 +101,7 @@ def fit(
     if method == "nuts":
         tree = _nuts(pm_model, sc, seed, progressbar)
     else:
-        tree = _advi(pm_model, sc, seed, progressbar)
+        tree = _advi(pm_model, sc, seed)
     elapsed = time.perf_counter() - t0
     tree = _attach(tree, model, seed=seed, elapsed=elapsed)
     if method == "nuts":
@@ -140,7 +140,7 @@ def _nuts(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar:
         )
 
 
-def _advi(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar: bool) -> xr.DataTree:
+def _advi(pm_model: pm.Model, sc: dict[str, Any], seed: int | None) -> xr.DataTree:
     try:
         result = fit_advi(
             pm_model,
@@ -149,7 +149,6 @@ def _advi(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar:
             learning_rate=float(sc["advi_learning_rate"]),
             window=int(sc["advi_window"]),
             seed=seed,
-            progressbar=progressbar,
         )
     except FloatingPointError as exc:
         raise FitError(

@@ -23,7 +23,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-__all__ = ["sample_nutpie", "chain_seeds", "logp_gradient"]
+__all__ = ["sample_nutpie", "chain_seeds", "logp_gradient", "model_functions"]
 
 # The compiled model, set before forking so that the chain processes inherit it.
 _COMPILED: Any = None
@@ -99,15 +99,20 @@ def _run_chain(job: tuple[int, int, int, float, str, bool]) -> dict[str, xr.Data
 def logp_gradient(pm_model: pm.Model) -> tuple[Any, np.ndarray]:
     """The compiled function the chains call, ``x -> (logp, gradient)`` on the flat
     unconstrained point, and a starting point (for timing it)."""
-    _, logp_fn, _, init_fn, _, _ = _functions(pm_model)
+    _, logp_fn, _, init_fn, _, _ = model_functions(pm_model)
     return logp_fn, init_fn(0)
 
 
-def _functions(pm_model: pm.Model) -> tuple[Any, ...]:
+def model_functions(pm_model: pm.Model, *, jitter: bool = True) -> tuple[Any, ...]:
+    """``(n_dim, logp_fn, expand_fn, init_fn, shape_info, reparameterized)`` of ``pm_model``
+    on the flat unconstrained point, compiled by numba (cached on disk): ``logp_fn(x)`` gives
+    ``(logp, gradient)``, ``expand_fn(x)`` every stored variable (names and shapes in
+    ``shape_info``), ``init_fn(seed)`` PyMC's initial point, jittered when ``jitter``."""
     from nutpie.compile_pymc import _make_functions
     from pymc.initial_point import make_initial_point_fn
 
-    point_fn = make_initial_point_fn(model=pm_model, jitter_rvs=set(pm_model.free_RVs), return_transformed=True, default_strategy="support_point")
+    jitter_rvs = set(pm_model.free_RVs) if jitter else set()
+    point_fn = make_initial_point_fn(model=pm_model, jitter_rvs=jitter_rvs, return_transformed=True, default_strategy="support_point")
     n_dim, _, logp_fn, expand_fn, init_fn, shape_info, reparameterized = _make_functions(
         pm_model, mode="NUMBA", compute_grad=True, join_expanded=False, pymc_initial_point_fn=point_fn
     )
@@ -121,7 +126,7 @@ def _compile(pm_model: pm.Model) -> Any:
     from nutpie.compile_pymc import _prepare_dims_and_coords
     from nutpie.compiled_pyfunc import from_pyfunc
 
-    n_dim, logp_fn, expand_fn, init_fn, shape_info, reparameterized = _functions(pm_model)
+    n_dim, logp_fn, expand_fn, init_fn, shape_info, reparameterized = model_functions(pm_model)
     names, _, shapes = shape_info
 
     def make_logp() -> Any:
