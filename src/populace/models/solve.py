@@ -98,9 +98,10 @@ def thresholds_forward(m, z0, cum, n_thr, log_w):  # pragma: no cover - compiled
     (the rest is padding). The unscaled threshold ``t`` solves
     ``sum_q w_q Phi(t - m_q) = cum``: one increasing function of ``t``, so Halley steps
     (Newton's where Halley's would not shrink the step) from the continuous-factor solution,
-    capped at one latent sd, which keeps them from overshooting in the tails, converge. Each equation is solved on its smaller tail (the
-    upper one, ``sum_q w_q Phi(m_q - t) = 1 - cum``, where cum > 1/2) to a tolerance relative
-    to that tail: an absolute 1e-12 accepted a threshold whose tail held 4e-16 for a target
+    capped at one latent sd, which keeps them from overshooting in the tails, converge.
+    Each equation is solved on its smaller tail (the upper one,
+    ``sum_q w_q Phi(m_q - t) = 1 - cum``, where cum > 1/2) to a tolerance relative to that
+    tail: an absolute 1e-12 accepted a threshold whose tail held 4e-16 for a target
     of 1e-12 (an area with an empty edge level).
 
     Returns ``(logp, prob, phi, t)``: ``logp`` (J, G, Q, M + 1) with padding levels at
@@ -185,7 +186,8 @@ def thresholds_forward(m, z0, cum, n_thr, log_w):  # pragma: no cover - compiled
 def _taylor_tails(u, phi, j, g, k, t, m, step, sgn):  # pragma: no cover - compiled
     """Move threshold ``k``'s node tails ``u[:, k]`` and densities ``phi[j, g, :, k]`` from
     ``t`` to ``t + step`` by their Taylor series (tails to ``step^3``, densities to
-    ``step^2``): with ``|step| < _TAYLOR_STEP`` the remainders are below 1e-20 of each."""
+    ``step^2``): with ``|step| < _TAYLOR_STEP`` the remainders are below 1e-15 of each
+    where ``|z| < 10``."""
     s2, s3 = step * step / 2.0, step * step * step / 6.0
     for q in range(m.shape[1]):
         z = t - m[j, q]
