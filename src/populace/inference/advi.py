@@ -56,8 +56,6 @@ class ElboPlateau:
     def __call__(self, losses: np.ndarray) -> bool:
         """Whether to stop, given the losses so far; records how many steps it took."""
         w, n = self.window, len(losses)
-        if self.converged_at is not None:
-            return True
         if n % w or n < 2 * w:
             return False
         prev, cur = losses[n - 2 * w : n - w], losses[n - w : n]
@@ -97,37 +95,34 @@ def fit_advi(
 
     n_dim, logp_fn, expand_fn, init_fn, shape_info, _ = model_functions(pm_model, jitter=False)
     rng = np.random.default_rng(seed)
-    mu = np.array(init_fn(0), dtype=float)
-    rho = np.zeros(n_dim)
-    params = np.concatenate([mu, rho])
+    params = np.concatenate([np.array(init_fn(0), dtype=float), np.zeros(n_dim)])  # (mu, rho)
     m1, m2 = np.zeros(2 * n_dim), np.zeros(2 * n_dim)
-    stop = ElboPlateau(window=window)
     losses = np.empty(max_steps + window)
-    step, polish_left = 0, None
-    while step < max_steps + window:
+    n = 0  # steps taken
+
+    def adam_step(rate: float) -> None:
+        nonlocal params, m1, m2, n
         mu, rho = params[:n_dim], params[n_dim:]
         sigma = np.logaddexp(0.0, rho)  # softplus
         eps = rng.standard_normal(n_dim)
         logp, grad = logp_fn(mu + sigma * eps)
         loss = -(float(logp) + float(np.log(sigma).sum()))
         if not math.isfinite(loss):
-            raise FloatingPointError(f"NaN or infinite loss at step {step}")
-        losses[step] = loss
+            raise FloatingPointError(f"NaN or infinite loss at step {n}")
+        losses[n] = loss
+        n += 1
         dsig = 1.0 / (1.0 + np.exp(-rho))  # d softplus / d rho
         g = -np.concatenate([grad, (grad * eps + 1.0 / sigma) * dsig])
-        step += 1
-        rate = learning_rate if polish_left is None else learning_rate / 10
         m1 = _BETA1 * m1 + (1 - _BETA1) * g
         m2 = _BETA2 * m2 + (1 - _BETA2) * g * g
-        m1_hat, m2_hat = m1 / (1 - _BETA1**step), m2 / (1 - _BETA2**step)
-        params = params - rate * m1_hat / (np.sqrt(m2_hat) + _EPS)
-        if polish_left is None and (stop(losses[:step]) or step == max_steps):
-            polish_left = window
-        elif polish_left is not None:
-            polish_left -= 1
-            if polish_left == 0:
-                break
-    losses = losses[:step]
+        params = params - rate * (m1 / (1 - _BETA1**n)) / (np.sqrt(m2 / (1 - _BETA2**n)) + _EPS)
+
+    stop = ElboPlateau(window=window)
+    while n < max_steps and not stop(losses[:n]):
+        adam_step(learning_rate)
+    for _ in range(window):  # polish
+        adam_step(learning_rate / 10)
+    losses = losses[:n]
     mu, sigma = params[:n_dim], np.logaddexp(0.0, params[n_dim:])
     tree = _draws(pm_model, expand_fn, shape_info, mu + sigma * rng.standard_normal((draws, n_dim)))
     converged = stop.converged_at is not None
@@ -150,6 +145,7 @@ def fit_advi(
 
 def _draws(pm_model: pm.Model, expand_fn: Any, shape_info: Any, x: np.ndarray) -> xr.DataTree:
     """The stored variables at each unconstrained draw ``x[i]``, as one chain."""
+    import arviz as az
     from nutpie.compile_pymc import _prepare_dims_and_coords
 
     names, _, shapes = shape_info
@@ -158,11 +154,8 @@ def _draws(pm_model: pm.Model, expand_fn: Any, shape_info: Any, x: np.ndarray) -
         for out, v in zip(values, expand_fn(xi), strict=True):
             out[0, i] = np.reshape(v, out.shape[2:])
     dims, coords = _prepare_dims_and_coords(pm_model, shape_info, [])
-    data, used = {}, set()
-    for name, v in zip(names, values, strict=True):
-        var_dims = list(dims.get(name, [])) or [f"{name}_dim_{k}" for k in range(v.ndim - 2)]
-        data[name] = (("chain", "draw", *var_dims), v)
-        used.update(var_dims)
-    ds = xr.Dataset(data, coords={"chain": [0], "draw": np.arange(len(x))} | {k: v for k, v in coords.items() if k in used})
-    ds.attrs["inference_library"] = "populace (mean-field ADVI, PyMC's algorithm)"
-    return xr.DataTree.from_dict({"posterior": ds})
+    tree = az.from_dict(
+        {"posterior": dict(zip(names, values, strict=True))}, dims={k: v for k, v in dims.items() if k in names}, coords=coords
+    )
+    tree["posterior"].attrs["inference_library"] = "populace (mean-field ADVI, PyMC's algorithm)"
+    return tree
