@@ -1,7 +1,7 @@
 """Wall time of the default fit: cold compile cache, warm cache, and a new sample.
 
-Each fit runs in its own Python process with one fresh PyTensor / numba compile cache
-(a temporary folder), in this order:
+Each fit runs in its own Python process with one fresh PyTensor / numba / XLA compile
+cache (a temporary folder), in this order:
 
 1. ``cold``: the bundled example, nothing compiled yet (a fresh install);
 2. ``warm``: the bundled example again (the compiled model is reused);
@@ -12,16 +12,17 @@ Each fit runs in its own Python process with one fresh PyTensor / numba compile 
    (``DIR/study_srs_f0.01_s0.toml``) in a fresh cache, then again.
 
 Each row splits the wall time into imports, graph build (study and PyMC model), the
-rest of the fit before sampling (mostly PyTensor rewrites and numba compilation) and
-sampling. It also gives the cost of one logp + gradient (the fit's own compiled
-function, timed after the fit), the leapfrog steps per draw, and how far sampling is
+rest of the fit before sampling (PyTensor rewrites and compilation: here with numba, in
+the chains' processes with jax, whose compile is also given alone) and sampling. It also
+gives the cost of one logp + gradient (the backend's compiled function, timed after the
+fit), the leapfrog steps per draw, and how far sampling is
 above its floor: gradients per chain (mean steps x (tune + draws); tuning is counted
 at the draws' mean, an estimate) x the cost of one gradient. The chains run in
 parallel, one per core.
 
 Usage::
 
-    python benchmarks/fit_time.py [--sampler nutpie|pymc] [--adaptation diag|low_rank] [--out benchmarks/results/fit_time.md] [--anes ../shared/benchmarks/anes]
+    python benchmarks/fit_time.py [--sampler nutpie|pymc] [--backend jax|numba] [--adaptation diag|low_rank] [--out benchmarks/results/fit_time.md] [--anes ../shared/benchmarks/anes]
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ CASES = ("cold", "warm", "new sample")
 ANES_CASES = ("anes cold", "anes warm")
 
 
-def _one(case: str, anes: str | None, sampler: str, adaptation: str) -> None:
+def _one(case: str, anes: str | None, sampler: str, adaptation: str, backend: str) -> None:
     """Fit one case in this process and print a JSON line."""
     t0 = time.perf_counter()
     import populace
@@ -61,14 +62,23 @@ def _one(case: str, anes: str | None, sampler: str, adaptation: str) -> None:
     pm_model = CopulaModel(study).build_model()
     t_build = time.perf_counter() - t1
     t1 = time.perf_counter()
-    fit = populace.fit(study, seed=1, sampler=sampler, sampler_config={"nutpie_adaptation": adaptation}, warn=False)
+    fit = populace.fit(
+        study, seed=1, sampler=sampler, sampler_config={"nutpie_adaptation": adaptation, "backend": backend}, warn=False
+    )
     wall = time.perf_counter() - t1
     ss = fit["sample_stats"]
     diag = populace.inference.check_convergence(fit, warn=False)
     sampling = float(ss.attrs.get("sampling_time", float("nan")))
     cfg = json.loads(fit.attrs["populace_sampler_config"])
     steps = float(ss["n_steps"].mean())
-    if sampler == "nutpie":  # nutpie's chains call another compiled graph of the same model
+    compile_s = float(ss.attrs.get("compile_time", 0.0))
+    if sampler == "nutpie" and backend == "jax":  # the fit is done: JAX may start here now
+        from populace.inference import nutpie_chains
+
+        nutpie_chains._start_jax()
+        _, logp_fn, _, init_fn, _, _ = nutpie_chains.model_functions(pm_model, mode="JAX")
+        grad_s = call_cost(logp_fn, init_fn(0), 200)
+    elif sampler == "nutpie":  # nutpie's chains call another compiled graph of the same model
         from populace.inference.nutpie_chains import logp_gradient
 
         grad_s = call_cost(*logp_gradient(pm_model), 200)
@@ -76,7 +86,7 @@ def _one(case: str, anes: str | None, sampler: str, adaptation: str) -> None:
         _, _, grad_s = logp_cost(pm_model, 200)  # the same graph as the sampler's: cached now
     floor = steps * (cfg["tune"] + cfg["draws"]) * grad_s
     print(json.dumps({
-        "case": case, "import_s": t_import, "build_s": t_build, "fit_wall_s": wall, "sampling_s": sampling,
+        "case": case, "import_s": t_import, "build_s": t_build, "fit_wall_s": wall, "sampling_s": sampling, "compile_s": compile_s,
         "grad_ms": grad_s * 1e3, "steps": steps, "floor_s": floor, "divergences": int(ss["diverging"].sum()),
         "rhat_max": diag.max_rhat,
     }))
@@ -88,10 +98,11 @@ def main() -> int:
     parser.add_argument("--anes", help="the shared anes benchmark folder: also time its 1 % study")
     parser.add_argument("--sampler", default="nutpie", choices=("nutpie", "pymc"), help="NUTS implementation (default nutpie)")
     parser.add_argument("--adaptation", default="diag", choices=("diag", "low_rank"), help="nutpie's mass matrix adaptation")
+    parser.add_argument("--backend", default="jax", choices=("jax", "numba"), help="nutpie's log density compiler")
     parser.add_argument("--one", choices=CASES + ANES_CASES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        _one(args.one, args.anes, args.sampler, args.adaptation)
+        _one(args.one, args.anes, args.sampler, args.adaptation, args.backend)
         return 0
     rows = []
     groups = [CASES] + ([ANES_CASES] if args.anes else [])
@@ -101,29 +112,30 @@ def main() -> int:
                        PYTENSOR_FLAGS=f"base_compiledir={cache}")
             for case in cases:
                 t0 = time.perf_counter()
-                cmd = [sys.executable, __file__, "--one", case, "--sampler", args.sampler, "--adaptation", args.adaptation] + (["--anes", args.anes] if args.anes else [])
+                cmd = [sys.executable, __file__, "--one", case, "--sampler", args.sampler, "--adaptation", args.adaptation,
+                       "--backend", args.backend] + (["--anes", args.anes] if args.anes else [])  # fmt: skip
                 out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
                 row = json.loads(out.strip().splitlines()[-1])
                 row["process_wall_s"] = time.perf_counter() - t0
                 rows.append(row)
                 print(row, flush=True)
-    what = args.sampler + (f", {args.adaptation} mass matrix" if args.sampler == "nutpie" else "")
+    what = args.sampler + (f", {args.adaptation} mass matrix, {args.backend} backend" if args.sampler == "nutpie" else "")
     from populace.models.config import DEFAULT_MODEL_CONFIG as mc, DEFAULT_SAMPLER_CONFIG as sc
 
     nodes = f"{mc['quadrature_nodes']}^{mc['factors']} nodes" if mc["quadrature"] == "gauss-hermite" else f"{mc['quadrature_nodes']} nodes"
     lines = [
         f"# Fit time of the default model (K = {mc['factors']}, {nodes}, {sc['chains']} chains x {sc['draws']} + {sc['tune']}, {what} NUTS)",
         "",
-        f"Made by: `python benchmarks/fit_time.py --sampler {args.sampler} --adaptation {args.adaptation} --out {args.out}{' --anes ' + args.anes if args.anes else ''}` "
+        f"Made by: `python benchmarks/fit_time.py --sampler {args.sampler} --backend {args.backend} --adaptation {args.adaptation} --out {args.out}{' --anes ' + args.anes if args.anes else ''}` "
         f"on {platform.node() or 'this machine'} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.",
         "",
-        "| case | process wall s | imports s | build s | fit before sampling s | sampling s | one logp + gradient ms "
-        "| leapfrog steps per draw | sampling floor s | sampling / floor | R-hat max | divergences |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| case | process wall s | imports s | build s | fit before sampling s | of which jax compile s | sampling s "
+        "| one logp + gradient ms | leapfrog steps per draw | sampling floor s | sampling / floor | R-hat max | divergences |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['case']} | {r['process_wall_s']:.1f} | {r['import_s']:.1f} | {r['build_s']:.1f} | "
-        f"{r['fit_wall_s'] - r['sampling_s']:.1f} | {r['sampling_s']:.1f} | {r['grad_ms']:.2f} | {r['steps']:.1f} | "
+        f"{r['fit_wall_s'] - r['sampling_s']:.1f} | {r['compile_s']:.1f} | {r['sampling_s']:.1f} | {r['grad_ms']:.2f} | {r['steps']:.1f} | "
         f"{r['floor_s']:.1f} | {r['sampling_s'] / r['floor_s']:.2f} | {r['rhat_max']:.3f} | {r['divergences']} |"
         for r in rows
     ]

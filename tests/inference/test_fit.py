@@ -148,6 +148,33 @@ def test_nutpie_chains_are_the_same_whether_run_at_once_or_in_turn(simulated):
 
 
 @pytest.mark.slow
+def test_jax_chains_are_the_same_forked_in_turn_or_spawned(simulated):
+    """The default backend: each chain's process compiles the model with JAX. Two chains
+    forked at once, the same two in one process in turn, and the same two in spawned
+    processes (what happens once JAX runs in this process, which a fork must not copy)
+    give the same draws, each chain from its own seed."""
+    from populace.inference.nutpie_chains import _start_jax, sample_nutpie
+    from populace.models.copula import CopulaModel
+
+    study, _ = simulated
+    model = CopulaModel(study, model_config=CONFIG)
+    pm_model = model.build_model()
+    opts = dict(draws=20, tune=20, chains=2, target_accept=0.8, seed=5, backend="jax", rebuild=(study, model.model_config))
+    at_once = sample_nutpie(pm_model, cores=2, **opts)["posterior"]
+    in_turn = sample_nutpie(pm_model, cores=1, **opts)["posterior"]
+    _start_jax()
+    import jax.numpy as jnp
+
+    jnp.zeros(1).block_until_ready()  # JAX runs here now
+    spawned = sample_nutpie(pm_model, cores=2, **opts)["posterior"]
+    assert spawned.attrs["chain_start"] == "spawn" and in_turn.attrs["backend"] == "jax"
+    for other in (in_turn, spawned):
+        xr.testing.assert_equal(other.to_dataset(), at_once.to_dataset())
+    gram = at_once["loading_gram"].values
+    assert not np.array_equal(gram[0], gram[1])
+
+
+@pytest.mark.slow
 def test_personas_from_an_advi_fit_follow_the_census(advi_fit, simulated):
     """Generation works from an ADVI fit as from NUTS: raking pins every 1-D census margin,
     so what is left is multinomial noise of 2000 x 5 personas (4 sd bound, as for NUTS)."""
@@ -176,8 +203,9 @@ print(hashlib.sha256(f["posterior"]["loading_gram"].values.tobytes()).hexdigest(
 @pytest.mark.slow
 def test_same_seed_same_fit_with_a_cold_or_a_warm_compile_cache(tmp_path):
     """A fit compiled from scratch equals the same fit loaded from the disk cache, bit for
-    bit (one fresh cache, two processes; about a minute). With PyTensor's numba fastmath on,
-    the two differed: reproducibility would hang on the state of the user's cache."""
+    bit (one fresh cache, two processes; the default backend, so XLA's cache in PyTensor's
+    folder). With PyTensor's numba fastmath on, the two differed: reproducibility would hang
+    on the state of the user's cache."""
     import os
     import subprocess
     import sys

@@ -16,6 +16,7 @@ from populace.errors import FitError
 from populace.inference.advi import fit_advi
 from populace.inference.diagnostics import ConvergenceWarning, check_convergence
 from populace.inference.io import FIT_FORMAT
+from populace.inference.nutpie_chains import BACKENDS
 from populace.models.copula import CopulaModel
 from populace.study.serialize import study_to_dict
 from populace.study.spec import Study
@@ -56,7 +57,9 @@ def fit(
         narrow, use for exploration; see :mod:`populace.inference.advi`).
     sampler
         NUTS implementation: ``"nutpie"`` (default; the faster here, see
-        :mod:`populace.inference.nutpie_chains`) or ``"pymc"``.
+        :mod:`populace.inference.nutpie_chains`) or ``"pymc"``. nutpie's log density is
+        compiled by ``sampler_config["backend"]``: ``"jax"`` (default, compiles in seconds)
+        or ``"numba"``; PyMC's NUTS and ADVI use numba.
     factors
         Number of latent factors K (default 3).
     draws, tune, chains
@@ -92,6 +95,8 @@ def fit(
     sc = model.sampler_config
     if sc["sampler"] not in SAMPLERS:
         raise FitError(f"unknown sampler {sc['sampler']!r}; choose one of {', '.join(SAMPLERS)}.")
+    if sc["backend"] not in BACKENDS:
+        raise FitError(f"unknown backend {sc['backend']!r}; choose one of {', '.join(BACKENDS)}.")
     if sc["nutpie_adaptation"] not in NUTPIE_ADAPTATIONS:
         raise FitError(f"unknown nutpie_adaptation {sc['nutpie_adaptation']!r}; choose one of {', '.join(NUTPIE_ADAPTATIONS)}.")
     pm_model = model.build_model()
@@ -99,7 +104,7 @@ def fit(
     # Multithreaded BLAS made each gradient ~7x slower on small matrices.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if method == "nuts":
-        tree = _nuts(pm_model, sc, seed, progressbar)
+        tree = _nuts(pm_model, sc, seed, progressbar, rebuild=(study, model.model_config))
     else:
         tree = _advi(pm_model, sc, seed)
     elapsed = time.perf_counter() - t0
@@ -109,7 +114,9 @@ def fit(
     return tree
 
 
-def _nuts(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar: bool) -> xr.DataTree:
+def _nuts(
+    pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar: bool, *, rebuild: tuple[Study, dict[str, Any]]
+) -> xr.DataTree:
     cores = min(int(sc["chains"]), os.cpu_count() or 1)
     if sc["sampler"] == "nutpie":
         from populace.inference.nutpie_chains import sample_nutpie
@@ -123,6 +130,8 @@ def _nuts(pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar:
             target_accept=float(sc["target_accept"]),
             seed=seed,
             adaptation=str(sc["nutpie_adaptation"]),
+            backend=str(sc["backend"]),
+            rebuild=rebuild,
             progressbar=progressbar,
         )
     with pm_model:

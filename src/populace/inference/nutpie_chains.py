@@ -1,11 +1,24 @@
-"""NUTS by nutpie on PyTensor's own cached numba function, one process per chain.
+"""NUTS by nutpie on PyTensor's own compiled log density, one process per chain.
 
-Why not ``nutpie.compile_pymc_model``: it wraps the graph in a numba ``cfunc``, which
-numba never caches, so every fit pays the whole compile again (88 s on the bundled
-study with warm caches, against 7 s for PyTensor's cached function). nutpie's
-``from_pyfunc`` takes that cached function instead. Called from Python it holds the
-GIL, so nutpie's threads would run the chains one at a time: each chain gets its own
-process, forked after compiling, as PyMC's own multiprocess sampler does on Linux.
+Two backends compile the log density and its gradient:
+
+* ``"jax"`` (default): PyTensor's JAX backend, the margin kernels in ``models.solve_jax``.
+  XLA compiles the model in 2-4 s where numba takes 35-45 s (gss, anes 1 %, empty caches),
+  and one gradient costs the same as numba's on anes (0.9 ms) and 3x more on gss (0.2 ms
+  against 0.07 ms), so the first fit of a study is minutes shorter
+  (``benchmarks/results/fit_time_*.md``). Each chain's process compiles it (both at once, on
+  two cores), through XLA's persistent cache in PyTensor's compile folder. This process
+  never starts JAX: a forked copy of a running JAX runtime can deadlock. Where JAX is
+  already running here (or off Linux), the chains' processes are spawned instead and
+  rebuild the model from the study.
+* ``"numba"``: PyTensor's numba function, cached on disk by numba, compiled here once and
+  forked into the chains' processes, as PyMC's own multiprocess sampler does on Linux.
+
+Why not ``nutpie.compile_pymc_model``: with numba it wraps the graph in a ``cfunc``, which
+numba never caches (88 s on the bundled study with warm caches), and its JAX path needs
+named shared variables. nutpie's ``from_pyfunc`` takes PyTensor's function instead. Called
+from Python it holds the GIL, so nutpie's threads would run the chains one at a time
+(measured with JAX: 14.7 s for two gss chains that take 8 s each alone), hence processes.
 
 Chain ``c`` is seeded from ``(seed, c)``, so a fit does not depend on how many chains
 ran at once.
@@ -15,18 +28,26 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import platform
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 
-__all__ = ["sample_nutpie", "chain_seeds", "logp_gradient", "model_functions"]
+__all__ = ["sample_nutpie", "chain_seeds", "logp_gradient", "model_functions", "BACKENDS"]
 
-# The compiled model, set before forking so that the chain processes inherit it.
+#: Compilers of the log density: PyTensor's JAX or numba backend.
+BACKENDS = ("jax", "numba")
+
+# Set before forking so that the chain processes inherit them: the compiled model (numba),
+# or the model that each chain's process compiles (jax).
 _COMPILED: Any = None
+_MODEL: Any = None
 
 
 def chain_seeds(seed: int | None, chains: int) -> list[int]:
@@ -45,44 +66,112 @@ def sample_nutpie(
     target_accept: float,
     seed: int | None,
     adaptation: str = "diag",
+    backend: str = "numba",
+    rebuild: tuple[Any, dict[str, Any]] | None = None,
     progressbar: bool = False,
 ) -> xr.DataTree:
     """``chains`` nutpie NUTS chains of ``pm_model``, run ``cores`` at a time, with
-    nutpie's ``adaptation`` of the mass matrix (``"diag"`` or ``"low_rank"``).
+    nutpie's ``adaptation`` of the mass matrix (``"diag"`` or ``"low_rank"``), on the log
+    density compiled by ``backend`` (see :data:`BACKENDS`). ``rebuild``, ``(study,
+    model_config)``, lets spawned chain processes rebuild the model (``backend="jax"``
+    where this process runs JAX already); without it they are forked only.
 
     Returns a DataTree with ``posterior`` and ``sample_stats`` (nutpie's names:
-    ``diverging``, ``n_steps``, ``depth``, ...), chains numbered 0, 1, ...
+    ``diverging``, ``n_steps``, ``depth``, ...), chains numbered 0, 1, ... Its attrs give
+    ``sampling_time`` (the slowest chain's sampling) and ``compile_time`` (the slowest
+    chain process's compile, jax; 0 with numba, compiled before the chains start).
     """
-    global _COMPILED
-    _COMPILED = _compile(pm_model)
+    global _COMPILED, _MODEL
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     seeds = chain_seeds(seed, chains)
-    jobs = [(s, int(draws), int(tune), float(target_accept), adaptation, progressbar and c == 0) for c, s in enumerate(seeds)]
     n_proc = min(chains, cores)
-    start = time.perf_counter()
+    linux = platform.system() == "Linux"
+    context = "fork" if n_proc > 1 and linux else None
+    if backend == "numba":
+        _COMPILED = _compile(pm_model, "NUMBA")
+    else:
+        _MODEL = pm_model
+        context = "spawn" if _jax_running() or not linux else "fork"
+        if context == "spawn" and rebuild is None:
+            raise RuntimeError("backend='jax' here needs rebuild=(study, model_config): JAX runs in this process already")
+    spec = rebuild if context == "spawn" else None
+    jobs = [
+        (s, int(draws), int(tune), float(target_accept), adaptation, progressbar and c == 0, backend, spec)
+        for c, s in enumerate(seeds)
+    ]
     try:
-        if n_proc > 1 and platform.system() == "Linux":
-            with multiprocessing.get_context("fork").Pool(n_proc) as pool:
+        if context is not None:
+            with multiprocessing.get_context(context).Pool(max(n_proc, 1)) as pool:
                 parts = pool.map(_run_chain, jobs, chunksize=1)
         else:
             parts = [_run_chain(job) for job in jobs]
     finally:
-        _COMPILED = None
-    seconds = time.perf_counter() - start
+        _COMPILED = _MODEL = None
     tree = xr.DataTree()
     for group in ("posterior", "sample_stats"):
         ds = xr.concat([p[group].assign_coords(chain=[c]) for c, p in enumerate(parts)], dim="chain")
         # nutpie's own settings attr holds chain 0's seed only: record every chain's.
-        ds.attrs.update({"inference_library": "nutpie", "sampling_time": seconds, "chain_seeds": json.dumps(seeds)})
+        ds.attrs.update(
+            {
+                "inference_library": "nutpie",
+                "backend": backend,
+                "chain_start": context or "this process",
+                "sampling_time": max(p["seconds"][1] for p in parts),
+                "compile_time": max(p["seconds"][0] for p in parts),
+                "chain_seeds": json.dumps(seeds),
+            }
+        )
         tree[group] = xr.DataTree(ds)
     return tree
 
 
-def _run_chain(job: tuple[int, int, int, float, str, bool]) -> dict[str, xr.Dataset]:
+def _jax_running() -> bool:
+    """Has this process started a JAX runtime (whose threads a fork would not copy)?"""
+    if "jax" not in sys.modules:
+        return False
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):  # an unknown JAX: assume the worst
+        return True
+
+
+def _start_jax() -> None:
+    """Set JAX up in a chain's process: float64, one thread (the chains use the cores),
+    XLA's persistent compile cache beside PyTensor's, the margin kernels registered."""
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    import jax
+    import pytensor
+
+    from populace.models import margin_ops
+
+    jax.config.update("jax_enable_x64", True)
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        jax.config.update("jax_compilation_cache_dir", str(Path(pytensor.config.compiledir) / "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    margin_ops.register_jax()
+
+
+def _run_chain(job: tuple[Any, ...]) -> dict[str, Any]:
     import nutpie
 
-    seed, draws, tune, target_accept, adaptation, progressbar = job
+    seed, draws, tune, target_accept, adaptation, progressbar, backend, spec = job
+    start = time.perf_counter()
+    compiled = _COMPILED
+    if backend == "jax":
+        _start_jax()
+        model = _MODEL
+        if spec is not None:  # a spawned process: rebuild the model
+            from populace.models.copula import CopulaModel
+
+            model = CopulaModel(spec[0], model_config=spec[1]).build_model()
+        compiled = _compile(model, "JAX")
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
     trace = nutpie.sample(
-        _COMPILED,
+        compiled,
         draws=draws,
         tune=tune,
         chains=1,
@@ -93,40 +182,43 @@ def _run_chain(job: tuple[int, int, int, float, str, bool]) -> dict[str, xr.Data
         target_accept=target_accept,
         adaptation=adaptation,
     )
-    return {group: trace[group].to_dataset() for group in ("posterior", "sample_stats")}
+    out: dict[str, Any] = {group: trace[group].to_dataset() for group in ("posterior", "sample_stats")}
+    out["seconds"] = (compile_s if backend == "jax" else 0.0, time.perf_counter() - start)
+    return out
 
 
 def logp_gradient(pm_model: pm.Model) -> tuple[Any, np.ndarray]:
-    """The compiled function the chains call, ``x -> (logp, gradient)`` on the flat
+    """The compiled function the numba chains call, ``x -> (logp, gradient)`` on the flat
     unconstrained point, and a starting point (for timing it)."""
     _, logp_fn, _, init_fn, _, _ = model_functions(pm_model)
     return logp_fn, init_fn(0)
 
 
-def model_functions(pm_model: pm.Model, *, jitter: bool = True) -> tuple[Any, ...]:
+def model_functions(pm_model: pm.Model, *, jitter: bool = True, mode: str = "NUMBA") -> tuple[Any, ...]:
     """``(n_dim, logp_fn, expand_fn, init_fn, shape_info, reparameterized)`` of ``pm_model``
-    on the flat unconstrained point, compiled by numba (cached on disk): ``logp_fn(x)`` gives
-    ``(logp, gradient)``, ``expand_fn(x)`` every stored variable (names and shapes in
-    ``shape_info``), ``init_fn(seed)`` PyMC's initial point, jittered when ``jitter``."""
+    on the flat unconstrained point, compiled by PyTensor's ``mode`` ("NUMBA", cached on
+    disk, or "JAX", after :func:`_start_jax`): ``logp_fn(x)`` gives ``(logp, gradient)``,
+    ``expand_fn(x)`` every stored variable (names and shapes in ``shape_info``),
+    ``init_fn(seed)`` PyMC's initial point, jittered when ``jitter``."""
     from nutpie.compile_pymc import _make_functions
     from pymc.initial_point import make_initial_point_fn
 
     jitter_rvs = set(pm_model.free_RVs) if jitter else set()
     point_fn = make_initial_point_fn(model=pm_model, jitter_rvs=jitter_rvs, return_transformed=True, default_strategy="support_point")
     n_dim, _, logp_fn, expand_fn, init_fn, shape_info, reparameterized = _make_functions(
-        pm_model, mode="NUMBA", compute_grad=True, join_expanded=False, pymc_initial_point_fn=point_fn
+        pm_model, mode=mode, compute_grad=True, join_expanded=False, pymc_initial_point_fn=point_fn
     )
     logp_fn.trust_input = True
     expand_fn.trust_input = True
     return n_dim, logp_fn, expand_fn, init_fn, shape_info, reparameterized
 
 
-def _compile(pm_model: pm.Model) -> Any:
-    """nutpie's model of ``pm_model``, through PyTensor's numba function (cached on disk)."""
+def _compile(pm_model: pm.Model, mode: str) -> Any:
+    """nutpie's model of ``pm_model``, through PyTensor's function compiled in ``mode``."""
     from nutpie.compile_pymc import _prepare_dims_and_coords
     from nutpie.compiled_pyfunc import from_pyfunc
 
-    n_dim, logp_fn, expand_fn, init_fn, shape_info, reparameterized = model_functions(pm_model)
+    n_dim, logp_fn, expand_fn, init_fn, shape_info, reparameterized = model_functions(pm_model, mode=mode)
     names, _, shapes = shape_info
 
     def make_logp() -> Any:

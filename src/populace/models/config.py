@@ -79,6 +79,11 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # modified diagonal, which adapts to posterior correlations; 24 leapfrog steps per draw
     # on anes 1 %, benchmarks/results/anes_nuts/). Not yet compared with "diag" on gss.
     "nutpie_adaptation": "diag",
+    # sampler="nutpie": what compiles the log density and its gradient, "jax" or "numba".
+    # With empty caches JAX compiled gss / anes 1 % in 2.2 / 3.7 s, numba in 35 / 43 s; one
+    # gradient cost 0.20 / 0.92 ms against numba's 0.07 / 0.88 ms
+    # (benchmarks/results/fit_time_nutpie*.md; inference/nutpie_chains.py).
+    "backend": "jax",
     # method="advi": at most advi_steps Adam steps at advi_learning_rate, stopped when the
     # loss, averaged over windows of advi_window steps, stops falling (inference/advi.py).
     # On the bundled gss study the loss plateaued after about 750 steps at 0.02; the

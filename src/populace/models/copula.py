@@ -363,7 +363,9 @@ class CopulaModel:
         parts, order = [], []
         for rows, geo, codes, size in groups:
             lp = self.logp_given_area(logps, geo, codes, xp) + log_geo[xp.data(geo)]
-            parts.append(xp.logsumexp(lp.reshape((len(rows), size)), axis=1) if size > 1 else lp)
+            # A static length for size 1 too: JAX splits the gradient of the concatenation
+            # below, and needs constant sizes.
+            parts.append(xp.logsumexp(lp.reshape((len(rows), size)), axis=1) if size > 1 else lp.reshape((len(rows),)))
             order.append(rows)
         if len(parts) == 1:  # one group holds every row, in order
             return parts[0]

@@ -187,3 +187,19 @@ def softmax_logp_np(eta_b: np.ndarray, log_target: np.ndarray, log_w: np.ndarray
     return solve.softmax_forward(
         np.ascontiguousarray(eta_b, dtype=float), np.ascontiguousarray(log_target, dtype=float), np.asarray(log_w, float)
     )[0]
+
+
+def register_jax() -> None:
+    """Give the Ops their JAX versions (``models.solve_jax``), for PyTensor's JAX backend
+    (nutpie's ``backend="jax"``, numpyro, blackjax). Needs jax; safe to call again."""
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    from populace.models import solve_jax
+
+    for op_type, kernel in (
+        (_ThresholdLogps, solve_jax.thresholds_forward),
+        (_ThresholdLogpsGrad, solve_jax.thresholds_backward),
+        (_SoftmaxLogp, solve_jax.softmax_forward),
+        (_SoftmaxLogpGrad, solve_jax.softmax_backward),
+    ):
+        jax_funcify.register(op_type)(lambda op, node=None, _k=kernel, **kwargs: _k)
