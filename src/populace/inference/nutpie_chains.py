@@ -3,10 +3,10 @@
 Two backends compile the log density and its gradient:
 
 * ``"jax"`` (default): PyTensor's JAX backend, the margin kernels in ``models.solve_jax``.
-  XLA compiles the model in 2-4 s where numba takes 35-45 s (gss, anes 1 %, empty caches),
-  and one gradient costs the same as numba's on anes (0.9 ms) and 3x more on gss (0.2 ms
-  against 0.07 ms), so the first fit of a study is minutes shorter
-  (``benchmarks/results/fit_time_*.md``). Each chain's process compiles it (both at once, on
+  XLA compiles the model in 5-7 s where numba takes 40-70 s (gss, anes 1 %, empty caches),
+  but one gradient costs 1.5x numba's on anes (1.25 against 0.84 ms) and 2.4x on gss (0.15
+  against 0.06 ms): a first fit is 15-25 s shorter, a warm anes fit 22 s longer
+  (``benchmarks/results/fit_time_nutpie*.md``). Each chain's process compiles it (both at once, on
   two cores), through XLA's persistent cache in PyTensor's compile folder. This process
   never starts JAX: a forked copy of a running JAX runtime can deadlock. Where JAX is
   already running here (or off Linux), the chains' processes are spawned instead and

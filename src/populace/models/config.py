@@ -80,9 +80,10 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # on anes 1 %, benchmarks/results/anes_nuts/). Not yet compared with "diag" on gss.
     "nutpie_adaptation": "diag",
     # sampler="nutpie": what compiles the log density and its gradient, "jax" or "numba".
-    # With empty caches JAX compiled gss / anes 1 % in 2.2 / 3.7 s, numba in 35 / 43 s; one
-    # gradient cost 0.20 / 0.92 ms against numba's 0.07 / 0.88 ms
-    # (benchmarks/results/fit_time_nutpie*.md; inference/nutpie_chains.py).
+    # Default fit with empty caches, gss / anes 1 %: 18 / 58 s with JAX, 43 / 74 s with numba;
+    # warm: 15 / 50 s against 6 / 28 s (one gradient 0.15 / 1.25 ms against 0.06 / 0.84 ms;
+    # benchmarks/results/fit_time_nutpie*.md, 2026-12-05). JAX for the first fit of a study and
+    # after any change of its shape; numba for repeated fits of one large study.
     "backend": "jax",
     # method="advi": at most advi_steps Adam steps at advi_learning_rate, stopped when the
     # loss, averaged over windows of advi_window steps, stops falling (inference/advi.py).
