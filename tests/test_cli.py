@@ -130,12 +130,12 @@ def test_fit_passes_the_options_on(
     monkeypatch.setattr(inference, "fit", fake_fit)
     out = tmp_path / "new" / "fit.nc"
     argv = ["fit", str(study_path), "--out", str(out), "--factors", "1", "--seed", "3",
-            "--draws", "7", "--tune", "0", "--chains", "3", "--sampler", "pymc"]  # fmt: skip
+            "--draws", "7", "--tune", "0", "--chains", "3", "--sampler", "pymc", "--backend", "numba"]  # fmt: skip
     assert main(argv) == 0
     assert out.is_file()
     assert calls == {
         "method": "nuts", "sampler": "pymc", "factors": 1, "draws": 7, "tune": 0, "chains": 3,
-        "seed": 3, "progressbar": False, "warn": False,
+        "seed": 3, "progressbar": False, "warn": False, "sampler_config": {"backend": "numba"},
     }  # fmt: skip
 
 

@@ -45,27 +45,31 @@ def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tup
     tail = jnp.where(upper, 1.0 - cum, cum)
     sd3 = sd[:, None, None]
 
-    def residual(t: Any) -> tuple[Any, Any, Any, Any]:
+    def residual(t: Any) -> tuple[Any, ...]:
         u, e = _tails(t, m, sgn)
         z = t[:, :, None, :] - m[:, None, :, None]
         f = jnp.einsum("jgqk,q->jgk", u, w) - tail
         dens = jnp.einsum("jgqk,q->jgk", e, w)
         curv = jnp.einsum("jgqk,q->jgk", z * e, w)
-        return f, dens, curv, jnp.abs(f) < TOL * tail
+        return f, dens, curv, jnp.abs(f) < TOL * tail, u, e
 
-    def body(state: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
-        t, _, it = state
-        f, dens, curv, done = residual(t)
+    def body(state: tuple[Any, ...]) -> tuple[Any, ...]:
+        # The tails carried out are those at the returned t: a converged threshold stays
+        # put, and the loop ends once all have converged (or at the iteration limit, like
+        # the numba kernel, without a last step), so no pass is repeated after it.
+        t, _, _, _, it = state
+        f, dens, curv, done, u, e = residual(t)
+        stop = done.all() | (it >= _MAX_ITER)
         dens = jnp.maximum(dens, 1e-300)
         step = -sgn * f / dens
         shrink = 1.0 - step * curv / (2.0 * dens)
         step = jnp.where(shrink > 0.5, step / shrink, step)
         step = jnp.clip(step, -sd3, sd3)
-        return jnp.where(done, t, t + step), done.all(), it + 1
+        return jnp.where(done | stop, t, t + step), u, e, stop, it + 1
 
     t0 = mean[:, None, None] + sd3 * z0
-    t, _, _ = lax.while_loop(lambda s: ~s[1] & (s[2] < _MAX_ITER), body, (t0, jnp.array(False), 0))
-    u, e = _tails(t, m, sgn)
+    blank = jnp.zeros((j_n, g_n, m.shape[1], m_n))
+    t, u, e, _, _ = lax.while_loop(lambda s: ~s[3], body, (t0, blank, blank, jnp.array(False), 0))
     up = jnp.broadcast_to(upper[:, :, None, :], u.shape)
     pad = jnp.zeros(u.shape[:3] + (1,))
     u_prev, u_next = jnp.concatenate([pad, u], -1), jnp.concatenate([u, pad], -1)  # level l's lower / upper threshold
@@ -120,9 +124,10 @@ def softmax_forward(eta_b: Any, log_target: Any, log_w: Any) -> tuple[Any, Any]:
         lse = jax.scipy.special.logsumexp(x, axis=2)
         return jnp.exp(x - lse[..., None]), lse, lse @ w - (t * c).sum(axis=1)
 
-    def body(state: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
-        c, _, it = state
-        p, _, value = rows(c)
+    def body(state: tuple[Any, ...]) -> tuple[Any, ...]:
+        # Carries the rows (p, lse, potential) at c, so each Newton step evaluates them once
+        # (at its trial point) unless it halves.
+        c, p, lse, value, _, it = state
         grad = jnp.einsum("gql,q->gl", p, w) - t
         worst = jnp.abs(grad).max(axis=1)
         done = worst < TOL
@@ -130,18 +135,27 @@ def softmax_forward(eta_b: Any, log_target: Any, log_w: Any) -> tuple[Any, Any]:
         step = jnp.concatenate([jnp.zeros((c.shape[0], 1)), jnp.linalg.solve(hess, grad[:, 1:, None])[..., 0]], axis=1)
         far = worst > 1e-6
 
-        def halve(s: tuple[Any, Any]) -> tuple[Any, Any]:
-            size, _ = s
-            size = jnp.where(s[1], size / 2.0, size)
-            return size, far & (rows(c - size[:, None] * step)[2] > value + 1e-15) & (size > 1e-8)
+        def halve(s: tuple[Any, ...]) -> tuple[Any, ...]:
+            size, bad = s[0], s[1]
+            size = jnp.where(bad, size / 2.0, size)
+            p_t, lse_t, v_t = rows(c - size[:, None] * step)
+            return size, far & (v_t > value + 1e-15) & (size > 1e-8), p_t, lse_t, v_t
 
-        bad = far & (rows(c - step)[2] > value + 1e-15)
-        size, _ = lax.while_loop(lambda s: s[1].any(), halve, (jnp.ones_like(worst), bad))
-        return jnp.where(done[:, None], c, c - size[:, None] * step), done.all(), it + 1
+        p_t, lse_t, v_t = rows(c - step)
+        bad = far & (v_t > value + 1e-15)
+        size, _, p_t, lse_t, v_t = lax.while_loop(lambda s: s[1].any(), halve, (jnp.ones_like(worst), bad, p_t, lse_t, v_t))
+        keep = done[:, None]
+        return (
+            jnp.where(keep, c, c - size[:, None] * step),
+            jnp.where(keep[:, :, None], p, p_t),
+            jnp.where(keep, lse, lse_t),
+            jnp.where(done, value, v_t),
+            done.all(),
+            it + 1,
+        )
 
     c0 = log_target - log_avg - (log_target[:, :1] - log_avg[0])
-    c, _, _ = lax.while_loop(lambda s: ~s[1] & (s[2] < _MAX_ITER), body, (c0, jnp.array(False), 0))
-    p, lse, _ = rows(c)
+    c, p, lse, _, _, _ = lax.while_loop(lambda s: ~s[4] & (s[5] < _MAX_ITER), body, (c0, *rows(c0), jnp.array(False), 0))
     return c[:, None, :] + eta_b[None] - lse[..., None], p
 
 
