@@ -363,12 +363,12 @@ class CopulaModel:
         parts, order = [], []
         for rows, geo, codes, size in groups:
             lp = self.logp_given_area(logps, geo, codes, xp) + log_geo[xp.data(geo)]
-            # A static length for size 1 too: JAX splits the gradient of the concatenation
-            # below, and needs constant sizes.
-            parts.append(xp.logsumexp(lp.reshape((len(rows), size)), axis=1) if size > 1 else lp.reshape((len(rows),)))
+            parts.append(xp.logsumexp(lp.reshape((len(rows), size)), axis=1) if size > 1 else lp)
             order.append(rows)
         if len(parts) == 1:  # one group holds every row, in order
             return parts[0]
+        # Static lengths: JAX splits the concatenation's gradient and needs constant sizes.
+        parts = [part.reshape((len(rows),)) for part, rows in zip(parts, order, strict=True)]
         perm = np.argsort(np.concatenate(order))
         return xp.concatenate(parts, axis=0)[xp.data(perm)]
 

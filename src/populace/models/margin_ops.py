@@ -191,7 +191,7 @@ def softmax_logp_np(eta_b: np.ndarray, log_target: np.ndarray, log_w: np.ndarray
 
 def register_jax() -> None:
     """Give the Ops their JAX versions (``models.solve_jax``), for PyTensor's JAX backend
-    (nutpie's ``backend="jax"``, numpyro, blackjax). Needs jax; safe to call again."""
+    (``inference.nutpie_chains``, ``backend="jax"``). Needs jax; safe to call again."""
     from pytensor.link.jax.dispatch import jax_funcify
 
     from populace.models import solve_jax
