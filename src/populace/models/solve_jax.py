@@ -104,6 +104,26 @@ def thresholds_backward(prob: Any, phi: Any, n_thr: Any, log_w: Any, g_logp: Any
     return dm, dc
 
 
+def _spd_solve(a: Any, b: Any) -> Any:
+    """``a^-1 b`` for a batch of small symmetric positive definite ``a`` (G, n, n) and ``b``
+    (G, n), by Cholesky unrolled over n, as the numba kernel does: ``jnp.linalg.solve``
+    loops over the batch calling LAPACK once per matrix."""
+    n = a.shape[-1]
+    low = [[None] * n for _ in range(n)]
+    for i in range(n):
+        d = a[:, i, i] - sum(low[i][k] * low[i][k] for k in range(i))
+        low[i][i] = jnp.sqrt(jnp.maximum(d, 1e-300))
+        for r in range(i + 1, n):
+            low[r][i] = (a[:, r, i] - sum(low[r][k] * low[i][k] for k in range(i))) / low[i][i]
+    y = [None] * n
+    for i in range(n):
+        y[i] = (b[:, i] - sum(low[i][k] * y[k] for k in range(i))) / low[i][i]
+    x = [None] * n
+    for i in reversed(range(n)):
+        x[i] = (y[i] - sum(low[k][i] * x[k] for k in range(i + 1, n))) / low[i][i]
+    return jnp.stack(x, axis=-1)
+
+
 def _margin_hessian(p: Any, w: Any) -> Any:
     """(G, L-1, L-1) ``diag(m) - sum_q w_q p_q p_q^T`` over levels 1..L-1."""
     p1 = p[..., 1:]
@@ -132,7 +152,7 @@ def softmax_forward(eta_b: Any, log_target: Any, log_w: Any) -> tuple[Any, Any]:
         worst = jnp.abs(grad).max(axis=1)
         done = worst < TOL
         hess = _margin_hessian(p, w) + 1e-14 * jnp.eye(l_n - 1)
-        step = jnp.concatenate([jnp.zeros((c.shape[0], 1)), jnp.linalg.solve(hess, grad[:, 1:, None])[..., 0]], axis=1)
+        step = jnp.concatenate([jnp.zeros((c.shape[0], 1)), _spd_solve(hess, grad[:, 1:])], axis=1)
         far = worst > 1e-6
 
         def halve(s: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -163,7 +183,7 @@ def softmax_backward(prob: Any, log_target: Any, log_w: Any, g_logp: Any) -> tup
     """``(d eta_b, d log_target)`` of :func:`populace.models.solve.softmax_backward`."""
     w = jnp.exp(log_w)
     r = g_logp - prob * g_logp.sum(axis=2, keepdims=True)
-    sol = jnp.linalg.solve(_margin_hessian(prob, w), r[:, :, 1:].sum(axis=1)[..., None])[..., 0]
+    sol = _spd_solve(_margin_hessian(prob, w), r[:, :, 1:].sum(axis=1))
     lam = jnp.concatenate([jnp.zeros((prob.shape[0], 1)), sol], axis=1)  # (G, L)
     d_target = lam * jnp.exp(log_target)
     s = jnp.einsum("gl,gql->gq", lam, prob)
