@@ -42,7 +42,7 @@ class DemoSettings:
     persona_draws: int
 
 
-FULL = DemoSettings(draws=1000, tune=500, chains=2, n=None, persona_draws=20)
+FULL = DemoSettings(draws=1000, tune=300, chains=2, n=None, persona_draws=20)
 # Enough to exercise every step in a test, not to trust the numbers.
 QUICK = DemoSettings(draws=100, tune=100, chains=1, n=1000, persona_draws=5)
 

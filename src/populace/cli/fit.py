@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--out", "-o", required=True, metavar="FIT.nc", help="where to save the fit (netCDF)")
     p.add_argument("--factors", type=positive_int, metavar="K", help="latent factors (default 3)")
     p.add_argument("--draws", type=positive_int, metavar="N", help="posterior draws per chain (default 1000)")
-    p.add_argument("--tune", type=nonnegative_int, metavar="N", help="tuning steps per chain (default 500)")
+    p.add_argument("--tune", type=nonnegative_int, metavar="N", help="tuning steps per chain (default 300)")
     p.add_argument("--chains", type=positive_int, metavar="N", help="chains (default 2)")
     p.add_argument(
         "--sampler",

@@ -63,7 +63,7 @@ def fit(
     factors
         Number of latent factors K (default 3).
     draws, tune, chains
-        Posterior draws per chain, tuning steps, chains (defaults 1000 / 500 / 2).
+        Posterior draws per chain, tuning steps, chains (defaults 1000 / 300 / 2).
         ADVI has no chains: it returns ``draws * chains`` draws of the approximation
         as one chain, and ignores ``tune``.
     seed
