@@ -3,9 +3,9 @@
 Two backends compile the log density and its gradient:
 
 * ``"jax"`` (default): PyTensor's JAX backend, the margin kernels in ``models.solve_jax``.
-  XLA compiles the model in 5-7 s where numba takes 40-70 s (gss, anes 1 %, empty caches),
-  but one gradient costs 1.5-1.8x numba's on anes (1.25-1.47 against 0.84 ms) and 2.4x on
-  gss (0.14 against 0.06 ms): a first fit is 17-26 s shorter, a warm anes fit 22 s longer
+  XLA compiles the model in 5-8 s where numba takes 40-60 s (gss, anes 1 %, empty caches),
+  but one gradient costs 1.4x numba's on anes (1.3 against 0.9 ms) and 2.2x on gss (0.14
+  against 0.065 ms): a first fit is 30-40 s shorter, a warm anes fit 11 s longer
   (``benchmarks/results/fit_time_nutpie*.md``). Each chain's process compiles it (both at once, on
   two cores), through XLA's persistent cache in PyTensor's compile folder. This process
   never starts JAX: a forked copy of a running JAX runtime can deadlock. Where JAX is

@@ -85,8 +85,8 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # on anes 1 %, benchmarks/results/anes_nuts/). Not yet compared with "diag" on gss.
     "nutpie_adaptation": "diag",
     # sampler="nutpie": what compiles the log density and its gradient, "jax" or "numba".
-    # Default fit with empty caches, gss / anes 1 %: 17 / 57 s with JAX, 43 / 74 s with numba;
-    # warm: 12 / 50 s against 6 / 28 s (one gradient 0.14 / 1.47 ms against 0.06 / 0.84 ms;
+    # Default fit with empty caches, gss / anes 1 %: 15 / 40 s with JAX, 46 / 78 s with numba;
+    # warm: 11 / 34 s against 6 / 23 s (one gradient 0.14 / 1.3 ms against 0.06 / 0.9 ms;
     # benchmarks/results/fit_time_nutpie*.md, 2026-12-05). JAX for the first fit of a study and
     # after any change of its shape; numba for repeated fits of one large study.
     "backend": "jax",
