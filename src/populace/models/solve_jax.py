@@ -1,9 +1,10 @@
 """JAX versions of the margin kernels of ``models.solve``, for PyTensor's JAX backend.
 
 Same equations, starts, steps and tolerances as the numba kernels, vectorised over every
-threshold (or area) at once: the loops run until the last equation has converged, and the
-tails are then evaluated once more at the roots (no Taylor shortcut). Results agree with
-the numba kernels to the solver's tolerance, not bit for bit.
+threshold (or area) at once: the loops run until the last equation has converged, each
+converged one frozen, and emit from the tails of their last pass (no Taylor shortcut).
+Results agree with the numba kernels to the solver's tolerance, not bit for bit
+(``tests/models/test_backends.py``).
 """
 
 from __future__ import annotations
