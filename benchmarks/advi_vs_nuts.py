@@ -6,7 +6,7 @@ For each sample of a written benchmark (``--from``): fit with NUTS (defaults) an
 personas each and score them pooled over draws (:func:`populace.evaluation.metrics.score`).
 Downstream interval width: for each downstream check of the dataset, the 90 % interval of
 each group's outcome share across draws, averaged over groups with the groups' population
-weights. ``--methods advi`` skips NUTS (anes: the default NUTS fit takes hours here).
+weights. ``--methods advi`` skips NUTS.
 
 Usage::
 
