@@ -72,7 +72,7 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # gss srs / biased and anes srs / biased 1 %, seeds 1-3, leapfrog steps per draw fell
     # from 20-22 to 17-19 (gss) and from 19-20 to 14-16 (anes), anes sampling from 26-28 s to
     # 17-19 s, the smallest bulk ESS rose on 10 of the 12 fits, every fit had 0 divergences,
-    # and the worst R-hat was 1.010 against 1.018 (benchmarks/results/sampler_settings.md).
+    # and the worst R-hat was 1.0103 against 1.018 (benchmarks/results/sampler_settings.md).
     "tune": 300,
     "chains": 2,
     "target_accept": 0.8,
