@@ -45,7 +45,7 @@ __all__ = ["sample_nutpie", "chain_seeds", "logp_gradient", "model_functions", "
 BACKENDS = ("jax", "numba")
 
 # Set before forking so that the chain processes inherit them: the compiled model (numba),
-# or the model that each chain's process compiles (jax).
+# or the model that each chain's process compiles (jax; it keeps its compiled model here).
 _COMPILED: Any = None
 _MODEL: Any = None
 
@@ -157,17 +157,18 @@ def _start_jax() -> None:
 def _run_chain(job: tuple[Any, ...]) -> dict[str, Any]:
     import nutpie
 
+    global _COMPILED
     seed, draws, tune, target_accept, adaptation, progressbar, backend, spec = job
     start = time.perf_counter()
-    compiled = _COMPILED
-    if backend == "jax":
+    if backend == "jax" and _COMPILED is None:  # once per chain process, which may run several chains
         _start_jax()
         model = _MODEL
         if spec is not None:  # a spawned process: rebuild the model
             from populace.models.copula import CopulaModel
 
             model = CopulaModel(spec[0], model_config=spec[1]).build_model()
-        compiled = _compile(model, "JAX")
+        _COMPILED = _compile(model, "JAX")
+    compiled = _COMPILED
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     trace = nutpie.sample(
