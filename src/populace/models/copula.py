@@ -32,6 +32,7 @@ Generative model (K factors, J attributes, geography g):
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,7 @@ from populace.models.structure import CensusTable, ModelStructure, Patterns, bui
 from populace.errors import FitError
 from populace.study.spec import Study
 
-__all__ = ["CopulaModel", "expansion_groups"]
+__all__ = ["CopulaModel", "bucket", "expansion_groups", "padded"]
 
 
 class CopulaModel:
@@ -160,10 +161,11 @@ class CopulaModel:
 
             logps = self.attribute_logps(params, PT)
             log_geo = pt.log(self._geo_shares(params, PT))
-            if s.complete.counts.size:
-                log_pi = self.logp_given_area(logps, s.complete.geo, s.complete.codes, PT)
-                log_pi = log_pi + log_geo[PT.data(s.complete.geo)]
-                n = PT.data(s.complete.counts)
+            complete, incomplete = padded(s.complete, s), padded(s.incomplete, s)
+            if complete.counts.size:
+                log_pi = self.logp_given_area(logps, complete.geo, complete.codes, PT)
+                log_pi = log_pi + log_geo[PT.data(complete.geo)]
+                n = PT.data(complete.counts)
                 if cfg["dirichlet"]:
                     a_pi = pt.exp(log_alpha + log_pi)
                     alpha = pt.exp(log_alpha)
@@ -171,9 +173,9 @@ class CopulaModel:
                     pm.Potential("microdata_complete", dm)
                 else:
                     pm.Potential("microdata_complete", pt.sum(n * log_pi))
-            if s.incomplete.counts.size:
-                lp = self.patterns_logp(logps, log_geo, s.incomplete, PT)
-                pm.Potential("microdata_incomplete", pt.sum(PT.data(s.incomplete.counts) * lp))
+            if incomplete.counts.size:
+                lp = self.patterns_logp(logps, log_geo, incomplete, PT)
+                pm.Potential("microdata_incomplete", pt.sum(PT.data(incomplete.counts) * lp))
             for i, (tab, table) in enumerate(zip(s.crosstabs, s.census_crosstabs, strict=True)):
                 lp = self.table_logp(logps, log_geo, table, PT)
                 if lp is None:
@@ -386,6 +388,50 @@ def _stack_padded(shares: list[Any], n_levels: list[int], xp: Any) -> Any:
 MAX_EXPANDED = 5_000_000
 
 
+def _group_keys(pat: Patterns, s: ModelStructure) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, inv)``: the distinct rows of (area unknown, area attributes to sum out) of
+    ``pat``'s patterns, and each pattern's index into them."""
+    in_d = np.array(s.area, dtype=bool)
+    geo_missing = (pat.geo < 0) & (s.n_geo > 1)
+    observed = pat.codes >= 0
+    needs_d = observed[:, ~in_d].any(axis=1)[:, None] & ~observed & in_d[None, :]
+    keys = np.column_stack([geo_missing, needs_d]).astype(np.int8)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    return uniq, inv.reshape(-1)
+
+
+def bucket(n: int) -> int:
+    """The smallest of 0, 8 and ``ceil(2^(k/4))`` (k > 12) at least ``n``: sizes 19 % apart."""
+    if n <= 8:
+        return 0 if n == 0 else 8
+    k = math.floor(4 * math.log2(n)) - 1
+    while math.ceil(2 ** (k / 4)) < n:
+        k += 1
+    return math.ceil(2 ** (k / 4))
+
+
+def padded(pat: Patterns, s: ModelStructure) -> Patterns:
+    """``pat`` with zero-count copies of one pattern of each group of :func:`expansion_groups`,
+    so that each group holds a :func:`bucket` number of patterns.
+
+    JAX compiles the log density for its arrays' shapes; so a new sample of the same study
+    (a few patterns more or fewer) mostly reuses the compiled function. A copy adds nothing
+    to the log density: ``0 * log p`` to the multinomial terms, and
+    ``gammaln(a) - gammaln(a + 0)`` to the Dirichlet-multinomial.
+    """
+    if not pat.counts.size:
+        return pat
+    keys, inv = _group_keys(pat, s)
+    take, counts = [], []
+    for k in range(len(keys)):
+        rows = np.flatnonzero(inv == k)
+        extra = bucket(len(rows)) - len(rows)
+        take += [rows, np.full(extra, rows[0])]
+        counts += [pat.counts[rows], np.zeros(extra, dtype=pat.counts.dtype)]
+    take_ = np.concatenate(take)
+    return Patterns(geo=pat.geo[take_], codes=pat.codes[take_], counts=np.concatenate(counts))
+
+
 def expansion_groups(pat: Patterns, s: ModelStructure) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
     """Patterns grouped by what must be summed out, each expanded to known-area rows.
 
@@ -393,13 +439,7 @@ def expansion_groups(pat: Patterns, s: ModelStructure) -> list[tuple[np.ndarray,
     becomes ``size`` consecutive expanded rows (its unknown area, and its missing area
     attributes when it observes a non-area attribute, enumerated).
     """
-    in_d = np.array(s.area, dtype=bool)
-    geo_missing = (pat.geo < 0) & (s.n_geo > 1)
-    observed = pat.codes >= 0
-    needs_d = observed[:, ~in_d].any(axis=1)[:, None] & ~observed & in_d[None, :]
-    keys = np.column_stack([geo_missing, needs_d]).astype(np.int8)
-    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
+    uniq, inv = _group_keys(pat, s)
     groups, total = [], 0
     for k, key in enumerate(uniq):
         rows = np.flatnonzero(inv == k)
