@@ -15,11 +15,13 @@ cache (a temporary folder), in this order:
 Each row splits the wall time into imports, graph build (study and PyMC model), the
 rest of the fit before sampling (PyTensor rewrites and compilation: here with numba, in
 the chains' processes with jax, whose compile is also given alone) and sampling. It also
-gives the cost of one logp + gradient (the backend's compiled function, timed after the
-fit), the leapfrog steps per draw, and how far sampling is
-above its floor: gradients per chain (mean steps x (tune + draws); tuning is counted
-at the draws' mean, an estimate) x the cost of one gradient. The chains run in
-parallel, one per core.
+gives the cost of one logp + gradient (the backend's compiled function, timed alone after
+the fit at the initial point), the leapfrog steps per draw, and how far sampling is above
+its floor: the gradients the slower chain evaluated (counted in the chain, tuning
+included; with PyMC's sampler, mean steps x (tune + draws)) x the cost of one gradient. The chains run in parallel, one per core; the cost
+of one gradient while sampling (both chains at once, at the posterior's points, with
+nutpie's calls into Python) is also given, from the time the chains spent in the log
+density.
 
 Usage::
 
@@ -70,7 +72,6 @@ def _one(case: str, anes: str | None, sampler: str, adaptation: str, backend: st
     ss = fit["sample_stats"]
     diag = populace.inference.check_convergence(fit, warn=False)
     sampling = float(ss.attrs.get("sampling_time", float("nan")))
-    cfg = json.loads(fit.attrs["populace_sampler_config"])
     steps = float(ss["n_steps"].mean())
     compile_s = float(ss.attrs.get("compile_time", 0.0))
     if sampler == "nutpie" and backend == "jax":  # the fit is done: JAX may start here now
@@ -85,10 +86,17 @@ def _one(case: str, anes: str | None, sampler: str, adaptation: str, backend: st
         grad_s = call_cost(*logp_gradient(pm_model), 200)
     else:
         _, _, grad_s = logp_cost(pm_model, 200)  # the same graph as the sampler's: cached now
-    floor = steps * (cfg["tune"] + cfg["draws"]) * grad_s
+    if "gradient_calls" in ss.attrs:  # nutpie_chains counts them
+        calls, seconds = json.loads(ss.attrs["gradient_calls"]), json.loads(ss.attrs["gradient_time"])
+        n_grad, grad_sampling = max(calls), sum(seconds) / sum(calls)
+    else:  # PyMC's sampler: mean steps x (tune + draws), tuning counted at the draws' mean
+        cfg = json.loads(fit.attrs["populace_sampler_config"])
+        n_grad, grad_sampling = steps * (cfg["tune"] + cfg["draws"]), float("nan")
+    floor = n_grad * grad_s
     print(json.dumps({
         "case": case, "import_s": t_import, "build_s": t_build, "fit_wall_s": wall, "sampling_s": sampling, "compile_s": compile_s,
-        "grad_ms": grad_s * 1e3, "steps": steps, "floor_s": floor, "divergences": int(ss["diverging"].sum()),
+        "grad_ms": grad_s * 1e3, "steps": steps, "floor_s": floor,
+        "grad_sampling_ms": grad_sampling * 1e3, "divergences": int(ss["diverging"].sum()),
         "rhat_max": diag.max_rhat,
     }))
 
@@ -131,12 +139,13 @@ def main() -> int:
         f"on {platform.node() or 'this machine'} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.",
         "",
         "| case | process wall s | imports s | build s | fit before sampling s | of which jax compile s | sampling s "
-        "| one logp + gradient ms | leapfrog steps per draw | sampling floor s | sampling / floor | R-hat max | divergences |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| one logp + gradient ms | the same while sampling ms | leapfrog steps per draw | sampling floor s | sampling / floor "
+        "| R-hat max | divergences |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['case']} | {r['process_wall_s']:.1f} | {r['import_s']:.1f} | {r['build_s']:.1f} | "
-        f"{r['fit_wall_s'] - r['sampling_s']:.1f} | {r['compile_s']:.1f} | {r['sampling_s']:.1f} | {r['grad_ms']:.2f} | {r['steps']:.1f} | "
+        f"{r['fit_wall_s'] - r['sampling_s']:.1f} | {r['compile_s']:.1f} | {r['sampling_s']:.1f} | {r['grad_ms']:.2f} | {r['grad_sampling_ms']:.2f} | {r['steps']:.1f} | "
         f"{r['floor_s']:.1f} | {r['sampling_s'] / r['floor_s']:.2f} | {r['rhat_max']:.3f} | {r['divergences']} |"
         for r in rows
     ]

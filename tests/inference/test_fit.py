@@ -32,7 +32,7 @@ def test_fit_tree_is_self_contained(simulated_fit):
 
 #: Attributes that record when and how long, not what: the only content two fits with one
 #: seed may differ in.
-TIMING_ATTRS = {"created_at", "sampling_time", "compile_time", "populace_fit_seconds"}
+TIMING_ATTRS = {"created_at", "sampling_time", "compile_time", "gradient_time", "populace_fit_seconds"}
 TIMING_VARS = ["perf_counter_diff", "perf_counter_start", "process_time_diff"]
 
 

@@ -48,6 +48,8 @@ BACKENDS = ("jax", "numba")
 # or the model that each chain's process compiles (jax; it keeps its compiled model here).
 _COMPILED: Any = None
 _MODEL: Any = None
+#: Calls of the log density + gradient in this chain process and their seconds.
+_GRADIENTS = [0, 0.0]
 
 
 def chain_seeds(seed: int | None, chains: int) -> list[int]:
@@ -78,8 +80,10 @@ def sample_nutpie(
 
     Returns a DataTree with ``posterior`` and ``sample_stats`` (nutpie's names:
     ``diverging``, ``n_steps``, ``depth``, ...), chains numbered 0, 1, ... Its attrs give
-    ``sampling_time`` (the slowest chain's sampling) and ``compile_time`` (the slowest
-    chain process's compile, jax; 0 with numba, compiled before the chains start).
+    ``sampling_time`` (the slowest chain's sampling), ``compile_time`` (the slowest
+    chain process's compile, jax; 0 with numba, compiled before the chains start), and per
+    chain (JSON lists) ``gradient_calls`` and ``gradient_time``, the evaluations of the log
+    density + gradient while sampling and the seconds spent in them.
     """
     global _COMPILED, _MODEL
     if backend not in BACKENDS:
@@ -119,6 +123,9 @@ def sample_nutpie(
                 "chain_start": context or "this process",
                 "sampling_time": max(p["seconds"][1] for p in parts),
                 "compile_time": max(p["seconds"][0] for p in parts),
+                # Evaluations of the log density + gradient, per chain, and their seconds.
+                "gradient_calls": json.dumps([p["gradients"][0] for p in parts]),
+                "gradient_time": json.dumps([p["gradients"][1] for p in parts]),
                 "chain_seeds": json.dumps(seeds),
             }
         )
@@ -170,6 +177,7 @@ def _run_chain(job: tuple[Any, ...]) -> dict[str, Any]:
         _COMPILED = _compile(model, "JAX")
     compiled = _COMPILED
     compile_s = time.perf_counter() - start
+    _GRADIENTS[:] = [0, 0.0]
     start = time.perf_counter()
     trace = nutpie.sample(
         compiled,
@@ -185,6 +193,7 @@ def _run_chain(job: tuple[Any, ...]) -> dict[str, Any]:
     )
     out: dict[str, Any] = {group: trace[group].to_dataset() for group in ("posterior", "sample_stats")}
     out["seconds"] = (compile_s if backend == "jax" else 0.0, time.perf_counter() - start)
+    out["gradients"] = tuple(_GRADIENTS)
     return out
 
 
@@ -224,8 +233,12 @@ def _compile(pm_model: pm.Model, mode: str) -> Any:
 
     def make_logp() -> Any:
         def logp(x: np.ndarray) -> tuple[float, np.ndarray]:
+            start = time.perf_counter()
             value, grad = logp_fn(x)
-            return float(value), np.asarray(grad, dtype="float64", order="C")
+            out = float(value), np.asarray(grad, dtype="float64", order="C")
+            _GRADIENTS[0] += 1
+            _GRADIENTS[1] += time.perf_counter() - start
+            return out
 
         return logp
 
