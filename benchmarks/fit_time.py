@@ -21,11 +21,11 @@ its floor: the gradients the slower chain evaluated (counted in the chain, tunin
 included; with PyMC's sampler, mean steps x (tune + draws)) x the cost of one gradient. The chains run in parallel, one per core; the cost
 of one gradient while sampling (both chains at once, at the posterior's points, with
 nutpie's calls into Python) is also given, from the time the chains spent in the log
-density.
+density. With ``--method advi`` a row gives the ADVI fit's wall time and its Adam steps.
 
 Usage::
 
-    python benchmarks/fit_time.py [--sampler nutpie|pymc] [--backend jax|numba] [--adaptation diag|low_rank] [--out benchmarks/results/fit_time.md] [--anes ../shared/benchmarks/anes]
+    python benchmarks/fit_time.py [--method nuts|advi] [--sampler nutpie|pymc] [--backend jax|numba] [--adaptation diag|low_rank] [--out benchmarks/results/fit_time.md] [--anes ../shared/benchmarks/anes]
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ CASES = ("cold", "warm", "new sample")
 ANES_CASES = ("anes cold", "anes warm", "anes new sample")
 
 
-def _one(case: str, anes: str | None, sampler: str, adaptation: str, backend: str) -> None:
+def _one(case: str, anes: str | None, sampler: str, adaptation: str, backend: str, method: str) -> None:
     """Fit one case in this process and print a JSON line."""
     t0 = time.perf_counter()
     import populace
@@ -66,9 +66,15 @@ def _one(case: str, anes: str | None, sampler: str, adaptation: str, backend: st
     t_build = time.perf_counter() - t1
     t1 = time.perf_counter()
     fit = populace.fit(
-        study, seed=1, sampler=sampler, sampler_config={"nutpie_adaptation": adaptation, "backend": backend}, warn=False
+        study, seed=1, method=method, sampler=sampler, sampler_config={"nutpie_adaptation": adaptation, "backend": backend},
+        warn=False,
     )
     wall = time.perf_counter() - t1
+    if method == "advi":
+        advi = fit["advi"].attrs
+        print(json.dumps({"case": case, "import_s": t_import, "build_s": t_build, "fit_wall_s": wall, "steps": advi["steps"],
+                          "converged": advi["converged"]}))  # fmt: skip
+        return
     ss = fit["sample_stats"]
     diag = populace.inference.check_convergence(fit, warn=False)
     sampling = float(ss.attrs.get("sampling_time", float("nan")))
@@ -108,10 +114,11 @@ def main() -> int:
     parser.add_argument("--sampler", default="nutpie", choices=("nutpie", "pymc"), help="NUTS implementation (default nutpie)")
     parser.add_argument("--adaptation", default="diag", choices=("diag", "low_rank"), help="nutpie's mass matrix adaptation")
     parser.add_argument("--backend", default="jax", choices=("jax", "numba"), help="nutpie's log density compiler")
+    parser.add_argument("--method", default="nuts", choices=("nuts", "advi"), help="inference method (default nuts)")
     parser.add_argument("--one", choices=CASES + ANES_CASES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        _one(args.one, args.anes, args.sampler, args.adaptation, args.backend)
+        _one(args.one, args.anes, args.sampler, args.adaptation, args.backend, args.method)
         return 0
     rows = []
     groups = [CASES] + ([ANES_CASES] if args.anes else [])
@@ -122,7 +129,7 @@ def main() -> int:
             for case in cases:
                 t0 = time.perf_counter()
                 cmd = [sys.executable, __file__, "--one", case, "--sampler", args.sampler, "--adaptation", args.adaptation,
-                       "--backend", args.backend] + (["--anes", args.anes] if args.anes else [])  # fmt: skip
+                       "--backend", args.backend, "--method", args.method] + (["--anes", args.anes] if args.anes else [])  # fmt: skip
                 out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
                 row = json.loads(out.strip().splitlines()[-1])
                 row["process_wall_s"] = time.perf_counter() - t0
@@ -132,23 +139,39 @@ def main() -> int:
     from populace.models.config import DEFAULT_MODEL_CONFIG as mc, DEFAULT_SAMPLER_CONFIG as sc
 
     nodes = f"{mc['quadrature_nodes']}^{mc['factors']} nodes" if mc["quadrature"] == "gauss-hermite" else f"{mc['quadrature_nodes']} nodes"
+    if args.method == "advi":
+        title = f"mean-field ADVI, {args.backend} backend, {sc['chains'] * sc['draws']} draws"
+    else:
+        title = f"{sc['chains']} chains x {sc['draws']} + {sc['tune']}, {what} NUTS"
     lines = [
-        f"# Fit time of the default model (K = {mc['factors']}, {nodes}, {sc['chains']} chains x {sc['draws']} + {sc['tune']}, {what} NUTS)",
+        f"# Fit time of the default model (K = {mc['factors']}, {nodes}, {title})",
         "",
-        f"Made by: `python benchmarks/fit_time.py --sampler {args.sampler} --backend {args.backend} --adaptation {args.adaptation} --out {args.out}{' --anes ' + args.anes if args.anes else ''}` "
+        f"Made by: `python benchmarks/fit_time.py --method {args.method} --sampler {args.sampler} --backend {args.backend} "
+        f"--adaptation {args.adaptation} --out {args.out}{' --anes ' + args.anes if args.anes else ''}` "
         f"on {platform.node() or 'this machine'} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}.",
         "",
-        "| case | process wall s | imports s | build s | fit before sampling s | of which jax compile s | sampling s "
-        "| one logp + gradient ms | the same while sampling ms | leapfrog steps per draw | sampling floor s | sampling / floor "
-        "| R-hat max | divergences |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [
-        f"| {r['case']} | {r['process_wall_s']:.1f} | {r['import_s']:.1f} | {r['build_s']:.1f} | "
-        f"{r['fit_wall_s'] - r['sampling_s']:.1f} | {r['compile_s']:.1f} | {r['sampling_s']:.1f} | {r['grad_ms']:.2f} | {r['grad_sampling_ms']:.2f} | {r['steps']:.1f} | "
-        f"{r['floor_s']:.1f} | {r['sampling_s'] / r['floor_s']:.2f} | {r['rhat_max']:.3f} | {r['divergences']} |"
-        for r in rows
-    ]
+    if args.method == "advi":
+        lines += ["| case | process wall s | imports s | build s | fit s | Adam steps | converged |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            f"| {r['case']} | {r['process_wall_s']:.1f} | {r['import_s']:.1f} | {r['build_s']:.1f} | {r['fit_wall_s']:.1f} | "
+            f"{r['steps']} | {r['converged']} |"
+            for r in rows
+        ]
+    else:
+        lines += [
+            "| case | process wall s | imports s | build s | fit before sampling s | of which jax compile s | sampling s "
+            "| one logp + gradient ms | the same while sampling ms | leapfrog steps per draw | sampling floor s | sampling / floor "
+            "| R-hat max | divergences |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['case']} | {r['process_wall_s']:.1f} | {r['import_s']:.1f} | {r['build_s']:.1f} | "
+            f"{r['fit_wall_s'] - r['sampling_s']:.1f} | {r['compile_s']:.1f} | {r['sampling_s']:.1f} | {r['grad_ms']:.2f} | "
+            f"{r['grad_sampling_ms']:.2f} | {r['steps']:.1f} | {r['floor_s']:.1f} | {r['sampling_s'] / r['floor_s']:.2f} | "
+            f"{r['rhat_max']:.3f} | {r['divergences']} |"
+            for r in rows
+        ]
     from populace.atomic import atomic_path
 
     with atomic_path(args.out) as tmp:

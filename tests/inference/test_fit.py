@@ -90,6 +90,26 @@ def test_advi_stops_on_its_plateau_and_keeps_the_loss(advi_fit):
 
 
 @pytest.mark.slow
+def test_advi_is_the_same_on_either_backend(advi_fit, simulated):
+    """ADVI runs on the fit's backend (the fixture: JAX, the default, in a forked process that
+    leaves this one free of JAX). Both take the same Adam steps from the same random draws,
+    on gradients that differ by rounding (1e-14), so their draws agree far within
+    Monte-Carlo error."""
+    from populace.inference.nutpie_chains import _jax_running
+
+    study, _ = simulated
+    jax_before = _jax_running()
+    other = fit(study, method="advi", model_config=CONFIG, draws=200, chains=2, seed=1, sampler_config={"backend": "numba"})
+    assert (advi_fit["advi"].attrs["backend"], other["advi"].attrs["backend"]) == ("jax", "numba")
+    assert advi_fit["advi"]["loss"].size == other["advi"]["loss"].size
+    a, b = advi_fit["posterior"]["loading_gram"].values, other["posterior"]["loading_gram"].values
+    np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+    if not jax_before:
+        fit(study, method="advi", model_config=CONFIG, draws=10, chains=1, seed=2)
+        assert not _jax_running()
+
+
+@pytest.mark.slow
 def test_advi_means_agree_with_nuts(advi_fit, simulated_fit):
     """Mean-field ADVI gets the centre right even where it gets the spread wrong: each
     loading-Gram entry's ADVI mean lies in the NUTS 90 % interval (a fit stuck near the

@@ -8,9 +8,11 @@ to report.
 The algorithm is PyMC's ``pm.ADVI`` (one-draw reparameterised ELBO gradient, standard
 deviations ``softplus(rho)`` from ``rho = 0``, Adam on ``(mu, rho)``, started at the
 model's initial point), run on the compiled log density and gradient that NUTS uses
-(:func:`populace.inference.nutpie_chains.model_functions`, cached on disk). ``pm.ADVI``
-built, rewrote and linked its own ELBO graph on every fit (3.4-3.8 s on anes 1 %) and
-its step cost 2.3 ms against 1 ms for that gradient.
+(:func:`populace.inference.nutpie_chains.model_functions`, by the fit's backend, cached
+on disk). ``pm.ADVI`` built, rewrote and linked its own ELBO graph on every fit (3.4-3.8 s
+on anes 1 %) and its step cost 2.3 ms against 1 ms for that gradient. With the JAX
+backend the optimisation runs in a forked process, as NUTS's chains do, so that this
+process never starts JAX and later fits can still fork theirs.
 
 Stopping rule: the loss is averaged over windows of ``window`` steps; the fit has
 converged when, twice in a row, a window's mean loss is not lower than the previous
@@ -23,6 +25,8 @@ rate cut the jitter that Adam's constant step leaves in the parameters.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import platform
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,16 +88,74 @@ def fit_advi(
     learning_rate: float,
     window: int,
     seed: int | None,
+    backend: str = "numba",
 ) -> AdviResult:
     """Fit mean-field ADVI with Adam until the loss plateaus (or ``max_steps``), polish, draw.
 
-    Returns the approximation's ``draws`` draws (one chain) with an ``advi`` group that
-    holds the loss (-ELBO estimate) per step and whether the stopping rule was met.
-    Raises FloatingPointError when the loss becomes NaN or infinite.
+    ``backend`` (``"jax"`` or ``"numba"``) compiles the log density and gradient. Returns
+    the approximation's ``draws`` draws (one chain) with an ``advi`` group that holds the
+    loss (-ELBO estimate) per step and whether the stopping rule was met. Raises
+    FloatingPointError when the loss becomes NaN or infinite.
     """
-    from populace.inference.nutpie_chains import model_functions
+    global _JOB
+    from populace.inference import nutpie_chains
 
-    n_dim, logp_fn, expand_fn, init_fn, shape_info, _ = model_functions(pm_model, jitter=False)
+    job = (pm_model, draws, max_steps, learning_rate, window, seed, backend)
+    if backend == "jax" and platform.system() == "Linux" and not nutpie_chains._jax_running():
+        _JOB = job
+        try:
+            with multiprocessing.get_context("fork").Pool(1) as pool:
+                out = pool.apply(_run_job)
+        finally:
+            _JOB = None
+    else:
+        out = _optimise(*job)
+    if isinstance(out, FloatingPointError):
+        raise out
+    losses, converged_at, names, values, dims, coords = out
+    tree = _draws_tree(names, values, dims, coords)
+    converged = converged_at is not None
+    tree["advi"] = xr.DataTree(
+        xr.Dataset(
+            {"loss": (("step",), losses)},
+            attrs={
+                "converged": int(converged),
+                "steps": int(len(losses)),
+                "plateau_step": int(converged_at if converged else len(losses) - window),
+                "learning_rate": float(learning_rate),
+                "window": int(window),
+                "backend": backend,
+                "note": "mean-field ADVI (an approximation: its intervals can be too narrow); loss = -ELBO per step, "
+                f"the last {window} steps polish at a tenth of the learning rate",
+            },
+        )
+    )
+    return AdviResult(tree=tree, losses=losses, converged=converged, steps=len(losses))
+
+
+# The job a forked ADVI process runs (set before the fork, as nutpie_chains does).
+_JOB: Any = None
+
+
+def _run_job() -> Any:
+    try:
+        return _optimise(*_JOB)
+    except FloatingPointError as exc:  # sent back and raised in the calling process
+        return exc
+
+
+def _optimise(
+    pm_model: pm.Model, draws: int, max_steps: int, learning_rate: float, window: int, seed: int | None, backend: str
+) -> tuple[Any, ...]:
+    """The Adam loop and the draws: ``(losses, converged_at, names, values, dims, coords)``."""
+    from nutpie.compile_pymc import _prepare_dims_and_coords
+
+    from populace.inference.nutpie_chains import _start_jax, model_functions
+
+    if backend == "jax":
+        _start_jax()
+    mode = "JAX" if backend == "jax" else "NUMBA"
+    n_dim, logp_fn, expand_fn, init_fn, shape_info, _ = model_functions(pm_model, jitter=False, mode=mode)
     rng = np.random.default_rng(seed)
     params = np.concatenate([np.array(init_fn(0), dtype=float), np.zeros(n_dim)])  # (mu, rho)
     m1, m2 = np.zeros(2 * n_dim), np.zeros(2 * n_dim)
@@ -106,6 +168,7 @@ def fit_advi(
         sigma = np.logaddexp(0.0, rho)  # softplus
         eps = rng.standard_normal(n_dim)
         logp, grad = logp_fn(mu + sigma * eps)
+        grad = np.asarray(grad, dtype=float)
         loss = -(float(logp) + float(np.log(sigma).sum()))
         if not math.isfinite(loss):
             raise FloatingPointError(f"NaN or infinite loss at step {n}")
@@ -122,38 +185,21 @@ def fit_advi(
         adam_step(learning_rate)
     for _ in range(window):  # polish
         adam_step(learning_rate / 10)
-    losses = losses[:n]
     mu, sigma = params[:n_dim], np.logaddexp(0.0, params[n_dim:])
-    tree = _draws(pm_model, expand_fn, shape_info, mu + sigma * rng.standard_normal((draws, n_dim)))
-    converged = stop.converged_at is not None
-    tree["advi"] = xr.DataTree(
-        xr.Dataset(
-            {"loss": (("step",), losses)},
-            attrs={
-                "converged": int(converged),
-                "steps": int(len(losses)),
-                "plateau_step": int(stop.converged_at if converged else len(losses) - window),
-                "learning_rate": float(learning_rate),
-                "window": int(window),
-                "note": "mean-field ADVI (an approximation: its intervals can be too narrow); loss = -ELBO per step, "
-                f"the last {window} steps polish at a tenth of the learning rate",
-            },
-        )
-    )
-    return AdviResult(tree=tree, losses=losses, converged=converged, steps=len(losses))
-
-
-def _draws(pm_model: pm.Model, expand_fn: Any, shape_info: Any, x: np.ndarray) -> xr.DataTree:
-    """The stored variables at each unconstrained draw ``x[i]``, as one chain."""
-    import arviz as az
-    from nutpie.compile_pymc import _prepare_dims_and_coords
-
+    x = mu + sigma * rng.standard_normal((draws, n_dim))
     names, _, shapes = shape_info
     values = [np.empty((1, len(x), *map(int, shape))) for shape in shapes]
     for i, xi in enumerate(x):
         for out, v in zip(values, expand_fn(xi), strict=True):
-            out[0, i] = np.reshape(v, out.shape[2:])
+            out[0, i] = np.reshape(np.asarray(v), out.shape[2:])
     dims, coords = _prepare_dims_and_coords(pm_model, shape_info, [])
+    return losses[:n], stop.converged_at, list(names), values, dict(dims), dict(coords)
+
+
+def _draws_tree(names: list[str], values: list[np.ndarray], dims: dict[str, Any], coords: dict[str, Any]) -> xr.DataTree:
+    """The stored variables at each draw, as one chain."""
+    import arviz as az
+
     tree = az.from_dict(
         {"posterior": dict(zip(names, values, strict=True))}, dims={k: v for k, v in dims.items() if k in names}, coords=coords
     )

@@ -59,7 +59,7 @@ def fit(
         NUTS implementation: ``"nutpie"`` (default; the faster here, see
         :mod:`populace.inference.nutpie_chains`) or ``"pymc"``. nutpie's log density is
         compiled by ``sampler_config["backend"]``: ``"jax"`` (default, compiles in seconds)
-        or ``"numba"``; PyMC's NUTS and ADVI use numba.
+        or ``"numba"``; so is ADVI's; PyMC's NUTS uses numba.
     factors
         Number of latent factors K (default 3).
     draws, tune, chains
@@ -158,6 +158,7 @@ def _advi(pm_model: pm.Model, sc: dict[str, Any], seed: int | None) -> xr.DataTr
             learning_rate=float(sc["advi_learning_rate"]),
             window=int(sc["advi_window"]),
             seed=seed,
+            backend=str(sc["backend"]),
         )
     except FloatingPointError as exc:
         raise FitError(
