@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument(
         "--backend",
         choices=("jax", "numba"),
-        help="what compiles nutpie's log density: jax (default; seconds to compile) or numba (minutes to "
-        "compile the first time, cached; faster sampling on large studies)",
+        help="what compiles the log density for nutpie and ADVI: jax (default; seconds to compile) or numba "
+        "(about a minute to compile the first time, cached; faster sampling on large studies)",
     )
     p.add_argument(
         "--method",

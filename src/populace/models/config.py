@@ -84,10 +84,11 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # modified diagonal, which adapts to posterior correlations; 24 leapfrog steps per draw
     # on anes 1 %, benchmarks/results/anes_nuts/). Not yet compared with "diag" on gss.
     "nutpie_adaptation": "diag",
-    # sampler="nutpie": what compiles the log density and its gradient, "jax" or "numba".
-    # Default fit with empty caches, gss / anes 1 %: 15 / 40 s with JAX, 46 / 78 s with numba;
-    # warm: 11 / 34 s against 6 / 23 s (one gradient 0.14 / 1.3 ms against 0.06 / 0.9 ms;
-    # benchmarks/results/fit_time_nutpie*.md, 2026-12-05). JAX for the first fit of a study and
+    # sampler="nutpie" and method="advi": what compiles the log density and its gradient,
+    # "jax" or "numba". Default NUTS fit with empty caches, gss / anes 1 %: 14 / 35 s with JAX,
+    # 43 / 65 s with numba; warm: 10 / 27 s against 5 / 20 s (one gradient while sampling
+    # 0.23 / 1.1 ms against 0.07 / 0.8 ms); a first ADVI fit 5.5 / 9.6 s against 43 / 55 s
+    # (benchmarks/results/fit_time_*.md, 2026-12-05). JAX for the first fit of a study and
     # after any change of its shape; numba for repeated fits of one large study.
     "backend": "jax",
     # method="advi": at most advi_steps Adam steps at advi_learning_rate, stopped when the
