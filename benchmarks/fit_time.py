@@ -18,10 +18,11 @@ the chains' processes with jax, whose compile is also given alone) and sampling.
 gives the cost of one logp + gradient (the backend's compiled function, timed alone after
 the fit at the initial point), the leapfrog steps per draw, and how far sampling is above
 its floor: the gradients the slower chain evaluated (counted in the chain, tuning
-included; with PyMC's sampler, mean steps x (tune + draws)) x the cost of one gradient. The chains run in parallel, one per core; the cost
-of one gradient while sampling (both chains at once, at the posterior's points, with
-nutpie's calls into Python) is also given, from the time the chains spent in the log
-density. With ``--method advi`` a row gives the ADVI fit's wall time and its Adam steps.
+included; with PyMC's sampler, mean steps x (tune + draws)) x the cost of one gradient.
+The chains run in parallel, one per core; the cost of one gradient while sampling (both
+chains at once, at the posterior's points, with nutpie's calls into Python) is also
+given, from the time the chains spent in the log density. With ``--method advi`` a row
+gives the ADVI fit's wall time and its Adam steps.
 
 Usage::
 

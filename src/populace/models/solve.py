@@ -101,9 +101,9 @@ def thresholds_forward(m, z0, cum, n_thr, log_w):  # pragma: no cover - compiled
     cum > 1/2), on the log scale, by Halley steps (Newton's where Halley's would not shrink
     the step, see :func:`_log_halley`) from the continuous-factor solution, capped at one
     latent sd, and bisecting the bracket found so far where a step would leave it (nodes
-    many sd apart leave the margin flat between them). It stops at a tolerance relative to that tail: an absolute 1e-12 accepted a
-    threshold whose tail held 4e-16 for a target of 1e-12 (an area with an empty edge
-    level).
+    many sd apart leave the margin flat between them). It stops at a tolerance relative to
+    that tail: an absolute 1e-12 accepted a threshold whose tail held 4e-16 for a target of
+    1e-12 (an area with an empty edge level).
 
     Returns ``(logp, prob, phi, t)``: ``logp`` (J, G, Q, M + 1) with padding levels at
     ``LOG_FLOOR``, ``prob = exp(logp)``, ``phi`` (J, G, Q, M) the normal density at each
