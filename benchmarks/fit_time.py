@@ -12,7 +12,8 @@ cache (a temporary folder), in this order:
    (``DIR/study_srs_f0.01_s0.toml``) in a fresh cache, then again, and ``anes new
    sample``, another 1 % sample of it (``DIR/study_srs_f0.01_s1.toml``) in the same cache.
 
-Each row splits the wall time into imports, graph build (study and PyMC model), the
+Each row splits the wall time into imports (populace with its inference modules, and
+nutpie: a fit imports them on first use), graph build (study and PyMC model), the
 rest of the fit before sampling (PyTensor rewrites and compilation: here with numba, in
 the chains' processes with jax, whose compile is also given alone) and sampling. It also
 gives the cost of one logp + gradient (the backend's compiled function, timed alone after
@@ -48,7 +49,9 @@ ANES_CASES = ("anes cold", "anes warm", "anes new sample")
 def _one(case: str, anes: str | None, sampler: str, adaptation: str, backend: str, method: str) -> None:
     """Fit one case in this process and print a JSON line."""
     t0 = time.perf_counter()
+    import nutpie  # noqa: F401 - imported by the fit otherwise, and counted in it
     import populace
+    import populace.inference  # noqa: F401 - populace.fit imports it on first use
     from logp_cost import call_cost, logp_cost  # beside this script
     from populace.data import example_study_path
     from populace.models import CopulaModel

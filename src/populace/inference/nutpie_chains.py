@@ -4,8 +4,8 @@ Two backends compile the log density and its gradient:
 
 * ``"jax"`` (default): PyTensor's JAX backend, the margin kernels in ``models.solve_jax``.
   XLA compiles the model in 5-9 s where numba takes 40-50 s (gss, anes 1 %, empty caches),
-  but one gradient while sampling costs 1.4x numba's on anes (1.1 against 0.8 ms) and 3x
-  on gss (0.23 against 0.07 ms): a first fit is 30 s shorter, a warm anes fit 6 s longer
+  but one gradient while sampling costs 1.4x numba's on anes (1.1 against 0.8 ms) and 4x
+  on gss (0.25-0.30 against 0.07 ms): a first fit is 30 s shorter, a warm anes fit 6 s longer
   (``benchmarks/results/fit_time_nutpie*.md``). Each chain's process compiles it (both at once, on
   two cores), through XLA's persistent cache in PyTensor's compile folder. This process
   never starts JAX: a forked copy of a running JAX runtime can deadlock. Where JAX is
