@@ -109,6 +109,14 @@ def test_advi_is_the_same_on_either_backend(advi_fit, simulated):
         assert not _jax_running()
 
 
+def test_a_diverging_advi_is_a_clear_error_from_its_forked_process(simulated):
+    """A learning rate of 1e8 makes the first Adam step's loss infinite; the forked JAX
+    process's FloatingPointError reaches the caller as the FitError that says what to do."""
+    study, _ = simulated
+    with pytest.raises(FitError, match="ADVI diverged.*advi_learning_rate"):
+        fit(study, method="advi", model_config=CONFIG, draws=10, seed=1, sampler_config={"advi_learning_rate": 1e8})
+
+
 @pytest.mark.slow
 def test_advi_means_agree_with_nuts(advi_fit, simulated_fit):
     """Mean-field ADVI gets the centre right even where it gets the spread wrong: each

@@ -105,13 +105,11 @@ def fit_advi(
         _JOB = job
         try:
             with multiprocessing.get_context("fork").Pool(1) as pool:
-                out = pool.apply(_run_job)
+                out = pool.apply(_run_job)  # re-raises the process's FloatingPointError here
         finally:
             _JOB = None
     else:
         out = _optimise(*job)
-    if isinstance(out, FloatingPointError):
-        raise out
     losses, converged_at, names, values, dims, coords = out
     tree = _draws_tree(names, values, dims, coords)
     converged = converged_at is not None
@@ -138,10 +136,7 @@ _JOB: Any = None
 
 
 def _run_job() -> Any:
-    try:
-        return _optimise(*_JOB)
-    except FloatingPointError as exc:  # sent back and raised in the calling process
-        return exc
+    return _optimise(*_JOB)
 
 
 def _optimise(

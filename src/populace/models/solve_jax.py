@@ -26,9 +26,9 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _SQRT2 = math.sqrt(2.0)
 
 
-def _tails(t: Any, m: Any, sgn: Any) -> tuple[Any, Any]:
-    """Node tails on each threshold's own side and normal densities, (J, G, Q, M)."""
-    z = t[:, :, None, :] - m[:, None, :, None]
+def _tails(z: Any, sgn: Any) -> tuple[Any, Any]:
+    """Node tails on each threshold's own side and normal densities at ``z = t - m``,
+    (J, G, Q, M)."""
     return 0.5 * lax.erfc(-sgn[:, :, None, :] * z / _SQRT2), jnp.exp(-0.5 * z * z) / _SQRT_2PI
 
 
@@ -47,9 +47,8 @@ def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tup
     tail = jnp.where(upper, 1.0 - cum, cum)
     sd3 = sd[:, None, None]
 
-    def residual(t: Any) -> tuple[Any, ...]:
-        u, e = _tails(t, m, sgn)
-        z = t[:, :, None, :] - m[:, None, :, None]
+    def residual(z: Any) -> tuple[Any, ...]:
+        u, e = _tails(z, sgn)
         tot = jnp.einsum("jgqk,q->jgk", u, w)
         dens = jnp.einsum("jgqk,q->jgk", e, w)
         curv = jnp.einsum("jgqk,q->jgk", z * e, w)
@@ -61,7 +60,8 @@ def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tup
         # follow by Taylor series as in the numba kernel (one pass fewer), or at the
         # iteration limit, without a last step.
         t, lo, hi, _, _, _, it = state
-        tot, dens, curv, done, u, e = residual(t)
+        z = t[:, :, None, :] - m[:, None, :, None]
+        tot, dens, curv, done, u, e = residual(z)
         high = (tot > tail) == (sgn > 0)
         hi, lo = jnp.where(high, t, hi), jnp.where(high, lo, t)
         dens = jnp.maximum(dens, 1e-300)
@@ -77,7 +77,6 @@ def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tup
         maxed = it >= _MAX_ITER
         stop = (jnp.abs(step) < _TAYLOR_STEP).all() | maxed
         step = jnp.where(maxed, 0.0, step)[:, :, None, :]
-        z = t[:, :, None, :] - m[:, None, :, None]
         s2 = step * step / 2.0
         u = jnp.where(stop, u + sgn[:, :, None, :] * e * (step - z * s2 + (z * z - 1.0) * s2 * step / 3.0), u)
         e = jnp.where(stop, e * (1.0 - z * step + (z * z - 1.0) * s2), e)
