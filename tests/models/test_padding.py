@@ -42,6 +42,10 @@ def _data_shapes(model):
 
 
 def test_padding_leaves_the_log_density_and_gradient_unchanged(monkeypatch):
+    """The copies add exact zeros; only the order of the sums' rounding changes, about
+    1e-16 per term over some hundred terms, far inside 1e-13 (log density) and 1e-11 of
+    the largest gradient entry. A copy counted once, not zero times, moves the log density
+    by its log-probability, of order 1."""
     study = _study()
     model = CopulaModel(study, model_config={"factors": 2}).build_model()
     monkeypatch.setattr(copula, "padded", lambda pat, s: pat)
