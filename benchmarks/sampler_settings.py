@@ -1,13 +1,13 @@
 """NUTS settings against each other: leapfrog steps, sampling time, R-hat, ESS, divergences.
 
 For each setting (``target_accept`` / tuning steps) fits the default model to each study
-with seeds 1-3 (2 x 1,000 draws, nutpie, ``--backend``; one process, warm compile cache)
+with seeds 1-3, or ``--seeds`` (2 x 1,000 draws, nutpie, ``--backend``; one process, warm compile cache)
 and tabulates every fit, so the spread over seeds shows beside the means.
 
 Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/sampler_settings.py --shared ../shared/benchmarks \\
-        [--settings 0.9/500 0.8/300] [--backend numba] [--out benchmarks/results/sampler_settings.md]
+        [--settings 0.9/500 0.8/300] [--backend numba] [--seeds 1 2 3] [--out benchmarks/results/sampler_settings.md]
 """
 
 from __future__ import annotations
@@ -27,14 +27,12 @@ import populace  # noqa: E402
 from populace.atomic import write_text  # noqa: E402
 from populace.data import example_study_path  # noqa: E402
 
-SEEDS = (1, 2, 3)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", required=True, help="the shared benchmarks folder (gss/, anes/)")
     ap.add_argument("--settings", nargs="+", default=["0.9/500", "0.8/300"], help="target_accept/tune pairs")
     ap.add_argument("--backend", default="numba", choices=("jax", "numba"))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--out", default="benchmarks/results/sampler_settings.md")
     args = ap.parse_args(argv)
     shared = Path(args.shared)
@@ -49,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         study = populace.load_study(path)
         for setting in args.settings:
             ta, tune = setting.split("/")
-            for seed in SEEDS:
+            for seed in args.seeds:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     f = populace.fit(study, seed=seed, warn=False,

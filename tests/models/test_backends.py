@@ -60,6 +60,31 @@ def test_jax_threshold_kernels_equal_the_numba_ones():
         np.testing.assert_allclose(np.asarray(b), a, rtol=1e-9, atol=1e-9 * np.abs(a).max())
 
 
+def test_jax_thresholds_gather_their_last_few_equations():
+    """60 areas, two of them with an empty level (a target of 1e-12, which takes two passes
+    more than the rest): after the full passes the JAX loop solves the few unfinished
+    thresholds gathered, and scatters them back. Same bounds as above against numba."""
+    rng = np.random.default_rng(3)
+    n_levels = [5, 3, 4]
+    q_n = 27
+    shares = np.zeros((3, 60, 5))
+    for j, n in enumerate(n_levels):
+        shares[j, :, :n] = rng.dirichlet(np.full(n, 5.0), size=60)
+    shares[0, 7, 0] = shares[2, 31, 3] = 0.0
+    shares /= shares.sum(axis=-1, keepdims=True)
+    cum = np.clip(np.cumsum(shares, axis=-1)[:, :, :-1], 1e-12, 1 - 1e-12)
+    m = rng.normal(0.0, 1.2, (3, q_n))
+    log_w = np.log(rng.dirichlet(np.full(q_n, 5.0)))
+    n_thr = np.array(n_levels, np.int64) - 1
+    ref = solve.thresholds_forward(m, special.ndtri(cum), cum, n_thr, log_w)
+    got = solve_jax.thresholds_forward(m, special.ndtri(cum), cum, n_thr, log_w)
+    np.testing.assert_allclose(np.asarray(got[1]), ref[1], rtol=0, atol=5e-12)
+    big = ref[1] > 1e-3
+    np.testing.assert_allclose(np.asarray(got[0])[big], ref[0][big], rtol=0, atol=5e-9)
+    real = np.arange(4)[None, None, None, :] < n_thr[:, None, None, None]
+    np.testing.assert_allclose(np.asarray(got[2])[np.broadcast_to(real, ref[2].shape)], ref[2][np.broadcast_to(real, ref[2].shape)], rtol=1e-9)
+
+
 def test_jax_thresholds_converge_where_the_margin_is_flat():
     """The case of ``test_solve.test_thresholds_converge_far_out_and_where_the_margin_is_flat``
     (nodes many sd apart, near-empty levels): the JAX loop, bracketed like the numba

@@ -2,8 +2,10 @@
 
 Same equations, starts, steps and tolerances as the numba kernels, vectorised over every
 threshold (or area) at once: the loops run until the last equation has converged, each
-converged one frozen, and emit from the tails of their last pass (the thresholds' after a
-Taylor step, once every step is tiny).
+converged one frozen, and emit from the tails of their last pass (a threshold's after its
+Taylor step, as in the numba kernel). The thresholds' loop gathers its last few unfinished
+equations and runs on those alone: one area's empty level (a target of 1e-12) took 4
+passes where the rest took 2, and paid for 4 full passes (anes 1 %: 0.32 -> 0.27 ms).
 Results agree with the numba kernels to the solver's tolerance, not bit for bit
 (``tests/models/test_backends.py``).
 """
@@ -26,18 +28,76 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _SQRT2 = math.sqrt(2.0)
 
 
-def _tails(z: Any, sgn: Any) -> tuple[Any, Any]:
-    """Node tails on each threshold's own side and normal densities at ``z = t - m``,
-    (J, G, Q, M)."""
-    return 0.5 * lax.erfc(-sgn[:, :, None, :] * z / _SQRT2), jnp.exp(-0.5 * z * z) / _SQRT_2PI
+def _threshold_pass(t: Any, lo: Any, hi: Any, it: Any, m: Any, w: Any, tail: Any, sgn: Any, sd: Any) -> tuple[Any, ...]:
+    """One Halley pass over thresholds ``t`` (N,) with node means ``m`` (N, Q): the tails
+    and densities at ``t`` (N, Q), the new ``t`` and bracket, and which thresholds have
+    finished (converged at ``t``, or stepped under solve._TAYLOR_STEP, their tails then
+    moved along by Taylor series, or at the iteration limit)."""
+    z = t[:, None] - m
+    u = 0.5 * lax.erfc(-sgn[:, None] * z / _SQRT2)
+    e = jnp.exp(-0.5 * z * z) / _SQRT_2PI
+    tot, dens, curv = u @ w, e @ w, (z * e) @ w
+    done = jnp.abs(tot - tail) < TOL * tail
+    high = (tot > tail) == (sgn > 0)
+    hi, lo = jnp.where(high, t, hi), jnp.where(high, lo, t)
+    dens = jnp.maximum(dens, 1e-300)
+    tot = jnp.maximum(tot, 1e-300)
+    # Halley on log(tot) - log(tail), as solve._log_halley.
+    step = -sgn * (jnp.log(tot) - jnp.log(tail)) * tot / dens
+    shrink = 1.0 - step * (curv / dens + sgn * dens / tot) / 2.0
+    step = jnp.where(shrink > 0.5, step / shrink, step)
+    step = jnp.clip(step, -sd, sd)
+    new = t + step
+    new = jnp.where((lo < new) & (new < hi) | jnp.isinf(hi - lo), new, 0.5 * (lo + hi))
+    maxed = it >= _MAX_ITER
+    step = jnp.where(done | maxed, 0.0, new - t)
+    taylor = jnp.abs(step) < _TAYLOR_STEP
+    s = step[:, None]
+    s2 = s * s / 2.0
+    u = jnp.where(taylor[:, None], u + sgn[:, None] * e * (s - z * s2 + (z * z - 1.0) * s2 * s / 3.0), u)
+    e = jnp.where(taylor[:, None], e * (1.0 - z * s + (z * z - 1.0) * s2), e)
+    return t + step, lo, hi, u, e, done | taylor | maxed
+
+
+def _solve_thresholds(t: Any, m: Any, w: Any, tail: Any, sgn: Any, sd: Any, fin: Any) -> tuple[Any, Any, Any]:
+    """Thresholds ``t`` (N,), and the tails and densities at them (N, Q), from the start
+    ``t``, ``fin`` marking those not to solve. Halley passes run over all N while more than
+    N/8 are unfinished (N >= 64), then over the unfinished ones alone, gathered, so that a
+    few slow equations (an area's empty level) do not cost full passes."""
+    n, q_n = m.shape
+    k_n = n // 8 if n >= 64 else 0
+
+    def passes(m: Any, tail: Any, sgn: Any, sd: Any) -> Any:
+        def step(state: tuple[Any, ...]) -> tuple[Any, ...]:
+            t, lo, hi, u, e, fin, it = state
+            t2, lo, hi, u2, e2, fin2 = _threshold_pass(t, lo, hi, it, m, w, tail, sgn, sd)
+            keep = fin[:, None]
+            return jnp.where(fin, t, t2), lo, hi, jnp.where(keep, u, u2), jnp.where(keep, e, e2), fin | fin2, it + 1
+
+        return step
+
+    inf = jnp.full(t.shape, jnp.inf)
+    blank = jnp.zeros((n, q_n))
+    state = (t, -inf, inf, blank, blank, fin, 0)
+    t, lo, hi, u, e, fin, it = lax.while_loop(lambda s: (~s[5]).sum() > k_n, passes(m, tail, sgn, sd), state)
+    if k_n == 0:
+        return t, u, e
+    idx = jnp.nonzero(~fin, size=k_n, fill_value=n)[0]  # n: an empty slot, finished
+    pick = lambda a: a.at[idx].get(mode="fill", fill_value=1.0)  # noqa: E731
+    blank = jnp.zeros((k_n, q_n))
+    few = (pick(t), pick(lo), pick(hi), blank, blank, idx >= n, it)
+    t_k, _, _, u_k, e_k, _, _ = lax.while_loop(lambda s: ~s[5].all(), passes(pick(m), pick(tail), pick(sgn), pick(sd)), few)
+    return t.at[idx].set(t_k, mode="drop"), u.at[idx].set(u_k, mode="drop"), e.at[idx].set(e_k, mode="drop")
 
 
 def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tuple[Any, Any, Any]:
     """``(logp, prob, phi)`` of :func:`populace.models.solve.thresholds_forward`."""
+    m, z0, cum, n_thr = jnp.asarray(m), jnp.asarray(z0), jnp.asarray(cum), jnp.asarray(n_thr)
     w = jnp.exp(log_w)
     j_n, g_n, m_n = cum.shape
-    k_idx = jnp.arange(m_n)
-    real = k_idx[None, None, :] < n_thr[:, None, None]  # (J, 1, M): padding thresholds are not solved
+    q_n = m.shape[1]
+    real = jnp.arange(m_n)[None, None, :] < n_thr[:, None, None]  # (J, 1, M): padding thresholds are not solved
+    real = jnp.broadcast_to(real, cum.shape)
     cum = jnp.where(real, cum, 0.25)
     z0 = jnp.where(real, z0, -0.6744897501960817)
     mean = m @ w
@@ -45,47 +105,13 @@ def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tup
     upper = cum > 0.5
     sgn = jnp.where(upper, -1.0, 1.0)
     tail = jnp.where(upper, 1.0 - cum, cum)
-    sd3 = sd[:, None, None]
-
-    def residual(z: Any) -> tuple[Any, ...]:
-        u, e = _tails(z, sgn)
-        tot = jnp.einsum("jgqk,q->jgk", u, w)
-        dens = jnp.einsum("jgqk,q->jgk", e, w)
-        curv = jnp.einsum("jgqk,q->jgk", z * e, w)
-        return tot, dens, curv, jnp.abs(tot - tail) < TOL * tail, u, e
-
-    def body(state: tuple[Any, ...]) -> tuple[Any, ...]:
-        # The tails carried out are those at the returned t. The loop ends once every
-        # threshold has converged or takes a step under solve._TAYLOR_STEP, whose tails
-        # follow by Taylor series as in the numba kernel (one pass fewer), or at the
-        # iteration limit, without a last step.
-        t, lo, hi, _, _, _, it = state
-        z = t[:, :, None, :] - m[:, None, :, None]
-        tot, dens, curv, done, u, e = residual(z)
-        high = (tot > tail) == (sgn > 0)
-        hi, lo = jnp.where(high, t, hi), jnp.where(high, lo, t)
-        dens = jnp.maximum(dens, 1e-300)
-        tot = jnp.maximum(tot, 1e-300)
-        # Halley on log(tot) - log(tail), as solve._log_halley.
-        step = -sgn * (jnp.log(tot) - jnp.log(tail)) * tot / dens
-        shrink = 1.0 - step * (curv / dens + sgn * dens / tot) / 2.0
-        step = jnp.where(shrink > 0.5, step / shrink, step)
-        step = jnp.clip(step, -sd3, sd3)
-        new = t + step
-        new = jnp.where((lo < new) & (new < hi) | jnp.isinf(hi - lo), new, 0.5 * (lo + hi))
-        step = jnp.where(done, 0.0, new - t)
-        maxed = it >= _MAX_ITER
-        stop = (jnp.abs(step) < _TAYLOR_STEP).all() | maxed
-        step = jnp.where(maxed, 0.0, step)[:, :, None, :]
-        s2 = step * step / 2.0
-        u = jnp.where(stop, u + sgn[:, :, None, :] * e * (step - z * s2 + (z * z - 1.0) * s2 * step / 3.0), u)
-        e = jnp.where(stop, e * (1.0 - z * step + (z * z - 1.0) * s2), e)
-        return t + step[:, :, 0, :], lo, hi, u, e, stop, it + 1
-
-    t0 = mean[:, None, None] + sd3 * z0
-    blank = jnp.zeros((j_n, g_n, m.shape[1], m_n))
-    inf = jnp.full(cum.shape, jnp.inf)
-    t, _, _, u, e, _, _ = lax.while_loop(lambda s: ~s[5], body, (t0, -inf, inf, blank, blank, jnp.array(False), 0))
+    att = jnp.broadcast_to(jnp.arange(j_n)[:, None, None], cum.shape).reshape(-1)
+    t0 = mean[:, None, None] + sd[:, None, None] * z0
+    _, u, e = _solve_thresholds(
+        t0.reshape(-1), m[att], w, tail.reshape(-1), sgn.reshape(-1), sd[att], ~real.reshape(-1)
+    )
+    u = u.reshape(j_n, g_n, m_n, q_n).transpose(0, 1, 3, 2)
+    e = e.reshape(j_n, g_n, m_n, q_n).transpose(0, 1, 3, 2)
     up = jnp.broadcast_to(upper[:, :, None, :], u.shape)
     pad = jnp.zeros(u.shape[:3] + (1,))
     u_prev, u_next = jnp.concatenate([pad, u], -1), jnp.concatenate([u, pad], -1)  # level l's lower / upper threshold
