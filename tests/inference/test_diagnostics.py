@@ -27,3 +27,45 @@ def test_disagreeing_chains_and_divergences_are_explained():
     assert d.divergences == 7
     text = d.to_text()
     assert "R-hat" in text and "divergent" in text and "--draws" in text
+
+
+def _gram_tree(*, shift: bool, slow: bool) -> xr.DataTree:
+    """A loading Gram, with its (age, educ) entries 5 sd apart between the chains
+    (``shift``), or its (race=Black, race=Black) entry autocorrelated (``slow``: AR(1) at
+    0.95, an ESS far below 200 and an R-hat near 1)."""
+    rng = np.random.default_rng(1)
+    rows = ["age", "educ", "race=Black"]
+    g = rng.normal(size=(2, 400, 3, 3))
+    g = (g + g.transpose(0, 1, 3, 2)) / 2
+    if shift:
+        g[1, :, 0, 1] += 5.0
+        g[1, :, 1, 0] += 5.0
+    if slow:
+        for t in range(1, 400):
+            g[:, t, 2, 2] = 0.95 * g[:, t - 1, 2, 2] + rng.normal(size=2)
+    post = xr.Dataset(
+        {"loading_gram": (("chain", "draw", "loading_row", "loading_row_bis"), g)},
+        coords={"loading_row": rows, "loading_row_bis": rows},
+    )
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 400), bool))})
+    return xr.DataTree.from_dict({"posterior": post, "sample_stats": stats})
+
+
+def test_an_rhat_problem_names_the_quantity_and_says_what_it_is():
+    with pytest.warns(ConvergenceWarning, match=r"R-hat .* on loading_gram\[age, educ\]"):
+        d = check_convergence(_gram_tree(shift=True, slow=False))
+    assert d.worst_rhat == "loading_gram[age, educ]"
+    assert "how age and educ depend on each other through the factors" in d.problems[0]
+    assert "(loading_gram[age, educ])" in d.to_text()
+
+
+def test_an_ess_problem_names_the_quantity_and_says_what_it_is():
+    d = check_convergence(_gram_tree(shift=False, slow=True), warn=False)
+    assert d.max_rhat < 1.1 and d.worst_ess == "loading_gram[race=Black, race=Black]"
+    (problem,) = [p for p in d.problems if p.startswith("effective sample size")]
+    assert "how strongly race=Black depends on the latent factors" in problem and "Increase --draws" in problem
+
+
+def test_a_healthy_fit_still_names_its_worst_quantities():
+    d = check_convergence(_tree(0.0, 0), warn=False)
+    assert d.ok and d.worst_rhat == "log_concentration" and d.worst_ess == "log_concentration"

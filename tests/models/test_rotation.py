@@ -3,6 +3,7 @@ of the rotation-invariant loading Gram matrix."""
 
 import numpy as np
 import pymc as pm
+import pytest
 
 from populace.models.copula import CopulaModel
 from tests.inference._area_study import area_study
@@ -34,3 +35,10 @@ def test_gram_prior_is_the_same_in_both_parameterisations():
         z = (a.mean(axis=0) - b.mean(axis=0)) / se
         # 15 entries x 2 moments: P(max |z| > 4) < 30 * 6e-5 when the priors agree.
         assert np.abs(z).max() < 4, z.round(2)
+
+
+def test_an_unknown_rotation_is_refused():
+    from populace.errors import FitError
+
+    with pytest.raises(FitError, match="rotation.*'lower_triangular'.*'free'.*'lower-triangular'"):
+        CopulaModel(area_study(), model_config={"rotation": "lower_triangular"})

@@ -32,15 +32,21 @@ class Diagnostics:
     divergences: int
     n_samples: int
     problems: list[str] = field(default_factory=list)
+    #: The quantities with the worst R-hat and the smallest ESS (bulk or tail), e.g.
+    #: ``"loading_gram[age, age]"``; empty where not computed.
+    worst_rhat: str = ""
+    worst_ess: str = ""
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def to_text(self) -> str:
+        at_r = f" ({self.worst_rhat})" if self.worst_rhat else ""
+        at_e = f" (lowest: {self.worst_ess})" if self.worst_ess else ""
         head = (
-            f"R-hat max {self.max_rhat:.3f}, ESS bulk min {self.min_ess_bulk:.0f}, "
-            f"ESS tail min {self.min_ess_tail:.0f}, divergences {self.divergences} of {self.n_samples}"
+            f"R-hat max {self.max_rhat:.3f}{at_r}, ESS bulk min {self.min_ess_bulk:.0f}, "
+            f"ESS tail min {self.min_ess_tail:.0f}{at_e}, divergences {self.divergences} of {self.n_samples}"
         )
         return head + ("" if self.ok else "\n" + "\n".join(f"- {p}" for p in self.problems))
 
@@ -66,37 +72,70 @@ def check_convergence(
     n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
     ess_min = ess_per_chain * n_chains
     problems: list[str] = []
+    max_rhat, worst_rhat = float("nan"), ""
     if n_chains > 1 and n_draws >= 4:
-        rhat = az.rhat(sub)
-        max_rhat = float(max(np.nanmax(rhat[v].values) for v in names))
-    else:
-        max_rhat = float("nan")
+        max_rhat, worst_rhat = _extreme(az.rhat(sub), names, largest=True)
+    min_b = min_t = float("nan")
+    worst_ess = ""
     if n_draws >= 4:
-        ess_b = az.ess(sub, method="bulk")
-        ess_t = az.ess(sub, method="tail")
-        min_b = float(min(np.nanmin(ess_b[v].values) for v in names))
-        min_t = float(min(np.nanmin(ess_t[v].values) for v in names))
-    else:
-        min_b = min_t = float("nan")
+        min_b, at_b = _extreme(az.ess(sub, method="bulk"), names, largest=False)
+        min_t, at_t = _extreme(az.ess(sub, method="tail"), names, largest=False)
+        worst_ess = at_b if min_b <= min_t else at_t
     div = 0
     if "sample_stats" in fit.children and "diverging" in fit["sample_stats"]:
         div = int(fit["sample_stats"]["diverging"].sum())
     if max_rhat > rhat_max:
         problems.append(
-            f"R-hat {max_rhat:.3f} > {rhat_max}: the chains disagree, so the posterior is not yet explored. "
-            "Run more tuning and draws (--tune, --draws) or more chains; if it persists, try fewer factors."
+            f"R-hat {max_rhat:.3f} > {rhat_max} on {worst_rhat} ({_meaning(worst_rhat)}): the chains disagree, "
+            "so the posterior is not yet explored. Run more tuning and draws (--tune, --draws) or more chains; "
+            "if it persists, try fewer factors."
         )
     if min_b < ess_min or min_t < ess_min:
         problems.append(
-            f"effective sample size {min(min_b, min_t):.0f} < {ess_min:.0f}: interval ends are noisy. "
-            "Increase --draws."
+            f"effective sample size {min(min_b, min_t):.0f} < {ess_min:.0f} on {worst_ess} ({_meaning(worst_ess)}): "
+            "interval ends are noisy. Increase --draws."
         )
     if div > 0:
         problems.append(
             f"{div} divergent transitions: the sampler missed part of the posterior. "
             "Raise target_accept (e.g. 0.95) in the sampler config, or use fewer factors."
         )
-    diag = Diagnostics(max_rhat, min_b, min_t, div, n_chains * n_draws, problems)
+    diag = Diagnostics(max_rhat, min_b, min_t, div, n_chains * n_draws, problems, worst_rhat, worst_ess)
     if warn and problems:
         warnings.warn("convergence problems:\n" + "\n".join(problems), ConvergenceWarning, stacklevel=2)
     return diag
+
+
+def _extreme(stat: xr.Dataset, names: list[str], *, largest: bool) -> tuple[float, str]:
+    """The largest (or smallest) value of ``stat`` over ``names`` and where it is, as
+    ``"name[label, label]"`` from the coordinates (NaN, "" where every value is NaN)."""
+    best, where = float("nan"), ""
+    for name in names:
+        da = stat[name]
+        values = np.asarray(da.values, dtype=float)
+        if values.size == 0 or np.isnan(values).all():
+            continue
+        flat = int(np.nanargmax(values) if largest else np.nanargmin(values))
+        value = float(values.reshape(-1)[flat])
+        if np.isnan(best) or (value > best if largest else value < best):
+            idx = np.unravel_index(flat, values.shape)
+            labels = [str(da[d].values[i]) if d in da.coords else str(i) for d, i in zip(da.dims, idx, strict=True)]
+            best, where = value, name + (f"[{', '.join(labels)}]" if labels else "")
+    return best, where
+
+
+def _meaning(where: str) -> str:
+    """What the quantity ``where`` (from :func:`_extreme`) is, in words."""
+    name, _, rest = where.partition("[")
+    labels = rest.rstrip("]").split(", ") if rest else []
+    if name == "loading_gram" and len(labels) == 2:
+        if labels[0] == labels[1]:
+            return f"how strongly {labels[0]} depends on the latent factors"
+        return f"how {labels[0]} and {labels[1]} depend on each other through the factors"
+    if name == "log_concentration":
+        return "how closely the joint follows the copula, the Dirichlet layer's concentration"
+    if name == "log_census_concentration":
+        return "how closely the census cross-tabs follow the copula"
+    if name.startswith("shares_"):
+        return f"a learned share of {name.removeprefix('shares_')}"
+    return "a rotation-invariant quantity"

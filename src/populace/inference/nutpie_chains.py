@@ -3,10 +3,10 @@
 Two backends compile the log density and its gradient:
 
 * ``"jax"`` (default): PyTensor's JAX backend, the margin kernels in ``models.solve_jax``.
-  XLA compiles the model in 5-9 s where numba takes 40-50 s (gss, anes 1 %, empty caches),
-  but one gradient while sampling costs 1.4x numba's on anes (1.1 against 0.8 ms) and 4x
-  on gss (0.25-0.30 against 0.07 ms): a first fit is 30 s shorter, a warm anes fit 6 s longer
-  (``benchmarks/results/fit_time_nutpie*.md``). Each chain's process compiles it (both at once, on
+  XLA compiles the model in 5-9 s where numba takes 40-50 s (gss, anes 1 %, empty caches).
+  One gradient while sampling costs as much as numba's on anes (0.8 ms) and 2x on gss (0.13-0.16
+  against 0.07 ms): a first fit is 30-40 s shorter, a warm anes fit as long (18 s), a warm gss
+  fit 2 s longer (``benchmarks/results/fit_time_nutpie*.md``). Each chain's process compiles it (both at once, on
   two cores), through XLA's persistent cache in PyTensor's compile folder. This process
   never starts JAX: a forked copy of a running JAX runtime can deadlock. Where JAX is
   already running here (or off Linux), the chains' processes are spawned instead and
@@ -155,8 +155,8 @@ def _start_jax() -> None:
     margin kernels are mostly ``erfc`` and ``exp`` over (area x node x threshold) arrays,
     whose cost this halved. One anes 1 % gradient while two chains sample, per call: 1.05
     ms, 0.94 with one thread, 0.91 run synchronously, 0.85 with 512-bit vectors (AMD EPYC,
-    2 cores; benchmarks/results/fit_time_nutpie_jax.md). User settings of ``PJRT_NPROC``
-    (which sizes that pool) and ``XLA_FLAGS`` are kept."""
+    2 cores, 2026-12-05; see the README). User settings of ``PJRT_NPROC`` (which sizes that
+    pool) and ``XLA_FLAGS`` are kept."""
     os.environ.setdefault("PJRT_NPROC", "1")
     flags = "--xla_cpu_multi_thread_eigen=false"
     if _has_avx512():

@@ -78,8 +78,10 @@ def card_numbers(fit: xr.DataTree, info: LibraryInfo, *, validation: Mapping[str
         },
         "convergence": {
             "max_rhat": diag.max_rhat,
+            "worst_rhat": diag.worst_rhat,
             "min_ess_bulk": diag.min_ess_bulk,
             "min_ess_tail": diag.min_ess_tail,
+            "worst_ess": diag.worst_ess,
             "divergences": diag.divergences,
             "posterior_samples": diag.n_samples,
             "ok": diag.ok,
@@ -219,7 +221,8 @@ def _datasheet(num: Mapping[str, Any]) -> list[str]:
         "",
         f"R-hat max {_g(c['max_rhat'], 4)}, ESS bulk min {_g(c['min_ess_bulk'], 4)}, ESS tail min "
         f"{_g(c['min_ess_tail'], 4)}, divergences {c['divergences']} of {c['posterior_samples']} posterior samples "
-        "(on the rotation-invariant quantities).",
+        "(on the rotation-invariant quantities)"
+        + (f"; worst R-hat on {c['worst_rhat']}, lowest ESS on {c['worst_ess']}." if c.get("worst_rhat") else "."),
         "",
     ]
     out += ["Converged by these checks." if c["ok"] else "**Problems:**"] + [f"- {p}" for p in c["problems"]]

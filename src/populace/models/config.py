@@ -85,11 +85,11 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # on anes 1 %, benchmarks/results/anes_nuts/). Not yet compared with "diag" on gss.
     "nutpie_adaptation": "diag",
     # sampler="nutpie" and method="advi": what compiles the log density and its gradient,
-    # "jax" or "numba". Default NUTS fit with empty caches, gss / anes 1 %: 15 / 32 s with JAX,
-    # 43 / 64 s with numba; warm: 9 / 25 s against 4 / 19 s (one gradient while sampling
-    # 0.25 / 1.1 ms against 0.07 / 0.8 ms); a first ADVI fit 3.6 / 7.3 s against 38 / 49 s
+    # "jax" or "numba". Default NUTS fit with empty caches, gss / anes 1 %: 10 / 26 s with JAX,
+    # 43 / 64 s with numba; warm: 6 / 18 s against 4 / 19 s (one gradient while sampling
+    # 0.13-0.16 / 0.8 ms against 0.07 / 0.8 ms); a first ADVI fit 4.1 / 7.6 s against 38 / 49 s
     # (benchmarks/results/fit_time_*.md, 2026-12-05). JAX for the first fit of a study and
-    # after any change of its shape; numba for repeated fits of one large study.
+    # after any change of its shape; numba for repeated fits of one small study.
     "backend": "jax",
     # method="advi": at most advi_steps Adam steps at advi_learning_rate, stopped when the
     # loss, averaged over windows of advi_window steps, stops falling (inference/advi.py).

@@ -86,6 +86,11 @@ class CopulaModel:
                 f"model_config['census_concentration'] is {self.model_config['census_concentration']!r}; "
                 "use 'own' (the census cross-tabs' own concentration) or 'joint' (the Dirichlet layer's)."
             )
+        if self.model_config["rotation"] not in ("free", "lower-triangular"):
+            raise FitError(
+                f"model_config['rotation'] is {self.model_config['rotation']!r}; use 'free' (raw loadings, "
+                "the default) or 'lower-triangular' (their LQ factor)."
+            )
         self.structure: ModelStructure = build_structure(study)
         k = int(self.model_config["factors"])
         self.nodes, self.log_w = factor_nodes(k, self.model_config["quadrature"], int(self.model_config["quadrature_nodes"]))
