@@ -29,6 +29,21 @@ def _shares(rng, j_n, g_n, l_n, n_levels):
     return out
 
 
+def _both_thresholds(rng, shares, n_levels, q_n, weight_concentration):
+    """The numba and JAX threshold kernels on ``shares`` (random loading terms and weights),
+    after checking that their probabilities agree (see the next test's docstring)."""
+    cum = np.clip(np.cumsum(shares, axis=-1)[:, :, :-1], 1e-12, 1 - 1e-12)
+    m = rng.normal(0.0, 1.2, (len(n_levels), q_n))
+    log_w = np.log(rng.dirichlet(np.full(q_n, weight_concentration)))
+    n_thr = np.array(n_levels, np.int64) - 1
+    ref = solve.thresholds_forward(m, special.ndtri(cum), cum, n_thr, log_w)
+    got = solve_jax.thresholds_forward(m, special.ndtri(cum), cum, n_thr, log_w)
+    np.testing.assert_allclose(np.asarray(got[1]), ref[1], rtol=0, atol=5e-12)
+    big = ref[1] > 1e-3
+    np.testing.assert_allclose(np.asarray(got[0])[big], ref[0][big], rtol=0, atol=5e-9)
+    return ref, got, n_thr, log_w
+
+
 def test_jax_threshold_kernels_equal_the_numba_ones():
     """Forward and backward (vector-Jacobian product) agree with padding thresholds and
     near-empty levels. Both solve each tail to 1e-12 of itself, so a level's probability
@@ -38,17 +53,7 @@ def test_jax_threshold_kernels_equal_the_numba_ones():
     get the same forward arrays, so they differ by rounding only (1e-9)."""
     rng = np.random.default_rng(0)
     n_levels = [5, 3, 4]
-    q_n = 9
-    shares = _shares(rng, 3, 4, 5, n_levels)
-    cum = np.clip(np.cumsum(shares, axis=-1)[:, :, :-1], 1e-12, 1 - 1e-12)
-    m = rng.normal(0.0, 1.2, (3, q_n))
-    log_w = np.log(rng.dirichlet(np.ones(q_n)))
-    n_thr = np.array(n_levels, np.int64) - 1
-    ref = solve.thresholds_forward(m, special.ndtri(cum), cum, n_thr, log_w)
-    got = solve_jax.thresholds_forward(m, special.ndtri(cum), cum, n_thr, log_w)
-    np.testing.assert_allclose(np.asarray(got[1]), ref[1], rtol=0, atol=5e-12)
-    big = ref[1] > 1e-3
-    np.testing.assert_allclose(np.asarray(got[0])[big], ref[0][big], rtol=0, atol=5e-9)
+    ref, got, n_thr, log_w = _both_thresholds(rng, _shares(rng, 3, 4, 5, n_levels), n_levels, 9, 1.0)
     pad = np.arange(ref[0].shape[-1])[None, :] >= np.array(n_levels)[:, None]  # (J, L): past each attribute's levels
     pad = np.broadcast_to(pad[:, None, None, :], ref[0].shape)
     assert pad.any()
@@ -66,23 +71,14 @@ def test_jax_thresholds_gather_their_last_few_equations():
     thresholds gathered, and scatters them back. Same bounds as above against numba."""
     rng = np.random.default_rng(3)
     n_levels = [5, 3, 4]
-    q_n = 27
     shares = np.zeros((3, 60, 5))
     for j, n in enumerate(n_levels):
         shares[j, :, :n] = rng.dirichlet(np.full(n, 5.0), size=60)
     shares[0, 7, 0] = shares[2, 31, 3] = 0.0
     shares /= shares.sum(axis=-1, keepdims=True)
-    cum = np.clip(np.cumsum(shares, axis=-1)[:, :, :-1], 1e-12, 1 - 1e-12)
-    m = rng.normal(0.0, 1.2, (3, q_n))
-    log_w = np.log(rng.dirichlet(np.full(q_n, 5.0)))
-    n_thr = np.array(n_levels, np.int64) - 1
-    ref = solve.thresholds_forward(m, special.ndtri(cum), cum, n_thr, log_w)
-    got = solve_jax.thresholds_forward(m, special.ndtri(cum), cum, n_thr, log_w)
-    np.testing.assert_allclose(np.asarray(got[1]), ref[1], rtol=0, atol=5e-12)
-    big = ref[1] > 1e-3
-    np.testing.assert_allclose(np.asarray(got[0])[big], ref[0][big], rtol=0, atol=5e-9)
-    real = np.arange(4)[None, None, None, :] < n_thr[:, None, None, None]
-    np.testing.assert_allclose(np.asarray(got[2])[np.broadcast_to(real, ref[2].shape)], ref[2][np.broadcast_to(real, ref[2].shape)], rtol=1e-9)
+    ref, got, n_thr, _ = _both_thresholds(rng, shares, n_levels, 27, 5.0)
+    real = np.broadcast_to(np.arange(4)[None, None, None, :] < n_thr[:, None, None, None], ref[2].shape)
+    np.testing.assert_allclose(np.asarray(got[2])[real], ref[2][real], rtol=1e-9)
 
 
 def test_jax_thresholds_converge_where_the_margin_is_flat():
