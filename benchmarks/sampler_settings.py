@@ -1,13 +1,15 @@
 """NUTS settings against each other: leapfrog steps, sampling time, R-hat, ESS, divergences.
 
 For each setting (``target_accept`` / tuning steps) fits the default model to each study
-with seeds 1-3, or ``--seeds`` (2 x 1,000 draws, nutpie, ``--backend``; one process, warm compile cache)
+with seeds 1-3, or ``--seeds`` (2 x 1,000 draws, nutpie, ``--backend``, ``--adaptation`` of the mass
+matrix; one process, warm compile cache)
 and tabulates every fit, so the spread over seeds shows beside the means.
 
 Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/sampler_settings.py --shared ../shared/benchmarks \\
-        [--settings 0.9/500 0.8/300] [--backend numba] [--seeds 1 2 3] [--out benchmarks/results/sampler_settings.md]
+        [--settings 0.9/500 0.8/300] [--backend numba] [--adaptation diag] [--seeds 1 2 3] \\
+        [--out benchmarks/results/sampler_settings.md]
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", required=True, help="the shared benchmarks folder (gss/, anes/)")
     ap.add_argument("--settings", nargs="+", default=["0.9/500", "0.8/300"], help="target_accept/tune pairs")
     ap.add_argument("--backend", default="numba", choices=("jax", "numba"))
+    ap.add_argument("--adaptation", default="diag", choices=("diag", "low_rank"), help="nutpie's mass matrix adaptation")
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--out", default="benchmarks/results/sampler_settings.md")
     args = ap.parse_args(argv)
@@ -51,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     f = populace.fit(study, seed=seed, warn=False,
-                                     sampler_config={"target_accept": float(ta), "tune": int(tune), "backend": args.backend})  # fmt: skip
+                                     sampler_config={"target_accept": float(ta), "tune": int(tune), "backend": args.backend,
+                                                     "nutpie_adaptation": args.adaptation})  # fmt: skip
                 ss = f["sample_stats"]
                 d = populace.inference.check_convergence(f, warn=False)
                 rows.append((name, setting, seed, float(ss.n_steps.mean()), float(ss.attrs["sampling_time"]),
@@ -62,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         "# NUTS settings: target_accept / tuning steps",
         "",
         f"Made by: `OPENBLAS_NUM_THREADS=1 {command}` on a 2-core machine, {time.strftime('%Y-%m-%d')}. Default model "
-        f"(K = 3, 27 nodes), nutpie with the {args.backend} backend, 2 chains x 1,000 draws, warm compile cache; "
+        f"(K = 3, 27 nodes), nutpie with the {args.backend} backend and {args.adaptation} mass matrix adaptation, "
+        "2 chains x 1,000 draws, warm compile cache; "
         "sampling s is the slower chain's. R-hat and ESS (bulk) are the worst over the rotation-invariant quantities.",
         "",
         "| study | target_accept / tune | seed | leapfrog steps per draw | sampling s | R-hat max | ESS bulk min | divergences |",

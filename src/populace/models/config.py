@@ -81,8 +81,9 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # (demo R-hat 1.012 vs 1.004 with the same seed), so it is opt-in.
     "init": "jitter+adapt_diag",
     # sampler="nutpie": its mass matrix adaptation, "diag" or "low_rank" (nutpie's low-rank
-    # modified diagonal, which adapts to posterior correlations; 24 leapfrog steps per draw
-    # on anes 1 %, benchmarks/results/anes_nuts/). Not yet compared with "diag" on gss.
+    # modified diagonal, which adapts to posterior correlations). Over gss and anes srs /
+    # biased 1 %, seeds 1-6 (JAX): anes sampling 20-25 s against 15-17 s, R-hat over 1.01 in
+    # 2 of 24 fits against 4 of 24 (benchmarks/results/sampler_settings_jax*.md).
     "nutpie_adaptation": "diag",
     # sampler="nutpie" and method="advi": what compiles the log density and its gradient,
     # "jax" or "numba". Default NUTS fit with empty caches, gss / anes 1 %: 10 / 26 s with JAX,
