@@ -4,9 +4,9 @@ Two backends compile the log density and its gradient:
 
 * ``"jax"`` (default): PyTensor's JAX backend, the margin kernels in ``models.solve_jax``.
   XLA compiles the model in 5-9 s where numba takes 40-50 s (gss, anes 1 %, empty caches).
-  One gradient while sampling costs as much as numba's on anes (0.8 ms) and 2x on gss (0.13-0.16
-  against 0.07 ms): a first fit is 30-40 s shorter, a warm anes fit as long (18 s), a warm gss
-  fit 2 s longer (``benchmarks/results/fit_time_nutpie*.md``). Each chain's process compiles it (both at once, on
+  One gradient while sampling costs as much as numba's on anes (0.8 ms) and 2-3x on gss
+  (0.16-0.23 against 0.07 ms): a first fit is 30-40 s shorter, a warm anes fit as long (18-19
+  s), a warm gss fit 2 s longer (``benchmarks/results/fit_time_nutpie*.md``). Each chain's process compiles it (both at once, on
   two cores), through XLA's persistent cache in PyTensor's compile folder. This process
   never starts JAX: a forked copy of a running JAX runtime can deadlock. Where JAX is
   already running here (or off Linux), the chains' processes are spawned instead and
@@ -149,14 +149,14 @@ def _start_jax() -> None:
     """Set JAX up in a chain's process: float64, one thread (the chains use the cores),
     XLA's persistent compile cache beside PyTensor's, the margin kernels registered.
 
-    Each call runs to completion on XLA's one worker thread: its CPU client otherwise keeps
-    a pool of a thread per core in every chain process and runs calls on it asynchronously.
+    XLA runs with one thread (``PJRT_NPROC=1``): its CPU client otherwise keeps a pool of a
+    thread per core in every chain's process, and the chains' pools compete for the cores.
     Where the CPU has AVX-512, XLA emits 512-bit vector code (its default is 256): the
     margin kernels are mostly ``erfc`` and ``exp`` over (area x node x threshold) arrays,
-    whose cost this halved. One anes 1 % gradient while two chains sample, per call: 1.05
-    ms, 0.94 with one thread, 0.91 run synchronously, 0.85 with 512-bit vectors (AMD EPYC,
-    2 cores, 2026-12-05; see the README). User settings of ``PJRT_NPROC`` (which sizes that
-    pool) and ``XLA_FLAGS`` are kept."""
+    whose cost this halved. One anes 1 % gradient while two chains sample: 1.00 ms with
+    XLA's defaults, 0.84 with one thread, 0.76 with 512-bit vectors as well
+    (``benchmarks/results/jax_runtime.md``, AMD EPYC, 2 cores). User settings of
+    ``PJRT_NPROC`` and ``XLA_FLAGS`` are kept."""
     os.environ.setdefault("PJRT_NPROC", "1")
     flags = "--xla_cpu_multi_thread_eigen=false"
     if _has_avx512():
@@ -168,7 +168,6 @@ def _start_jax() -> None:
     from populace.models import margin_ops
 
     jax.config.update("jax_enable_x64", True)
-    jax.config.update("jax_cpu_enable_async_dispatch", False)
     if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         jax.config.update("jax_compilation_cache_dir", str(Path(pytensor.config.compiledir) / "jax"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
