@@ -2,8 +2,9 @@
 
 ``nutpie_chains._start_jax`` runs each chain's XLA with one thread (``PJRT_NPROC=1``)
 and, where the CPU has AVX-512, emits 512-bit vector code. This script measures XLA's
-defaults, then adds those settings one at a time, and for each runs two processes at once (as a fit's two chains), each one
-nutpie chain of ``--draws`` draws after ``--tune`` tuning steps on the study, and reports
+defaults, then adds those settings one at a time, and for each runs two processes at once
+(as a fit's two chains), each one nutpie chain of ``--draws`` draws after ``--tune``
+tuning steps on the study (seeds 1 and 2), and reports
 the mean time of one log density + gradient call inside the chain (the chains count and
 time their calls, ``sample_stats`` attrs) and the chain's sampling time. The compile
 cache is warm after the first run of each setting, so each setting runs twice and the
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--study", required=True)
     ap.add_argument("--draws", type=int, default=300)
     ap.add_argument("--tune", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)  # a chain's
     ap.add_argument("--chain", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default="benchmarks/results/jax_runtime.md")
     args = ap.parse_args(argv)

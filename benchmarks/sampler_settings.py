@@ -29,6 +29,7 @@ import populace  # noqa: E402
 from populace.atomic import write_text  # noqa: E402
 from populace.data import example_study_path  # noqa: E402
 
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", required=True, help="the shared benchmarks folder (gss/, anes/)")
