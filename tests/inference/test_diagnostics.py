@@ -69,3 +69,25 @@ def test_an_ess_problem_names_the_quantity_and_says_what_it_is():
 def test_a_healthy_fit_still_names_its_worst_quantities():
     d = check_convergence(_tree(0.0, 0), warn=False)
     assert d.ok and d.worst_rhat == "log_concentration" and d.worst_ess == "log_concentration"
+
+
+def _with_depth_hits(hits: list[int]) -> xr.DataTree:
+    """``_tree(0, 0)`` with the first ``hits[c]`` draws of chain ``c`` at nutpie's maximum
+    tree depth."""
+    tree = _tree(0.0, 0)
+    deep = np.zeros((2, 500), bool)
+    for c, k in enumerate(hits):
+        deep[c, :k] = True
+    stats = tree["sample_stats"].to_dataset().assign(maxdepth_reached=(("chain", "draw"), deep))
+    return xr.DataTree.from_dict({"posterior": tree["posterior"].to_dataset(), "sample_stats": stats})
+
+
+def test_a_chain_stuck_at_the_maximum_tree_depth_is_a_problem_that_names_it():
+    with pytest.warns(ConvergenceWarning, match=r"maximum tree depth \(chain 1: 500 of 500\)"):
+        d = check_convergence(_with_depth_hits([0, 500]))
+    assert d.max_depth_draws == 500 and not d.ok and "--tune" in d.problems[-1]
+
+
+def test_rare_draws_at_the_maximum_tree_depth_only_cost_time():
+    d = check_convergence(_with_depth_hits([3, 2]), warn=False)  # 5 of 1,000 draws: under 1 %
+    assert d.ok and d.max_depth_draws == 5

@@ -36,6 +36,8 @@ class Diagnostics:
     #: ``"loading_gram[age, age]"``; empty where not computed.
     worst_rhat: str = ""
     worst_ess: str = ""
+    #: Draws whose trajectory hit the sampler's maximum tree depth, over all chains.
+    max_depth_draws: int = 0
 
     @property
     def ok(self) -> bool:
@@ -52,9 +54,15 @@ class Diagnostics:
 
 
 def check_convergence(
-    fit: xr.DataTree, *, rhat_max: float = 1.01, ess_per_chain: float = 100.0, warn: bool = True
+    fit: xr.DataTree,
+    *,
+    rhat_max: float = 1.01,
+    ess_per_chain: float = 100.0,
+    max_depth_share: float = 0.01,
+    warn: bool = True,
 ) -> Diagnostics:
-    """Compute R-hat / ESS on rotation-invariant quantities and count divergences.
+    """Compute R-hat / ESS on rotation-invariant quantities, count divergences and draws at
+    the sampler's maximum tree depth.
 
     Parameters
     ----------
@@ -63,6 +71,10 @@ def check_convergence(
     rhat_max, ess_per_chain
         Thresholds: Vehtari et al. (2021) recommend R-hat <= 1.01 and a bulk and
         tail ESS of at least 100 per chain.
+    max_depth_share
+        Draws at the maximum tree depth beyond this share of all draws are a problem
+        (default fits take 14-20 leapfrog steps per draw; the limit is 1,023). Stan warns
+        at any such draw; a rare one only costs time.
     warn
         Emit a :class:`ConvergenceWarning` listing each problem and what to do.
     """
@@ -82,8 +94,14 @@ def check_convergence(
         min_t, at_t = _extreme(az.ess(sub, method="tail"), names, largest=False)
         worst_ess = at_b if min_b <= min_t else at_t
     div = 0
-    if "sample_stats" in fit.children and "diverging" in fit["sample_stats"]:
-        div = int(fit["sample_stats"]["diverging"].sum())
+    deep = np.zeros(n_chains, dtype=int)
+    if "sample_stats" in fit.children:
+        stats = fit["sample_stats"]
+        if "diverging" in stats:
+            div = int(stats["diverging"].sum())
+        for name in ("maxdepth_reached", "reached_max_treedepth"):  # nutpie's, PyMC's
+            if name in stats:
+                deep = stats[name].sum("draw").values.astype(int)
     if max_rhat > rhat_max:
         problems.append(
             f"R-hat {max_rhat:.3f} > {rhat_max} on {worst_rhat} ({_meaning(worst_rhat)}): the chains disagree, "
@@ -100,7 +118,17 @@ def check_convergence(
             f"{div} divergent transitions: the sampler missed part of the posterior. "
             "Raise target_accept (e.g. 0.95) in the sampler config, or use fewer factors."
         )
-    diag = Diagnostics(max_rhat, min_b, min_t, div, n_chains * n_draws, problems, worst_rhat, worst_ess)
+    if deep.sum() > max_depth_share * n_chains * n_draws:
+        where = ", ".join(f"chain {c}: {k} of {n_draws}" for c, k in enumerate(deep) if k)
+        problems.append(
+            f"{int(deep.sum())} draws hit the sampler's maximum tree depth ({where}): there the step size "
+            "is tiny against the posterior's scale, so a chain that keeps hitting it hardly moves. "
+            "Compare the chains' traces; rerun with more tuning (--tune) or another seed; if it persists, "
+            "try fewer factors."
+        )
+    diag = Diagnostics(
+        max_rhat, min_b, min_t, div, n_chains * n_draws, problems, worst_rhat, worst_ess, int(deep.sum())
+    )
     if warn and problems:
         warnings.warn("convergence problems:\n" + "\n".join(problems), ConvergenceWarning, stacklevel=2)
     return diag
