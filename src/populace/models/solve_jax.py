@@ -59,9 +59,9 @@ def _threshold_pass(t: Any, lo: Any, hi: Any, it: Any, m: Any, w: Any, tail: Any
     return t + step, lo, hi, u, e, done | taylor | maxed
 
 
-def _solve_thresholds(t: Any, m: Any, w: Any, tail: Any, sgn: Any, sd: Any, fin: Any) -> tuple[Any, Any, Any]:
-    """Thresholds ``t`` (N,), and the tails and densities at them (N, Q), from the start
-    ``t``, ``fin`` marking those not to solve. Halley passes run over all N while more than
+def _solve_thresholds(t: Any, m: Any, w: Any, tail: Any, sgn: Any, sd: Any, fin: Any) -> tuple[Any, Any]:
+    """The tails and densities (N, Q) at the thresholds solved from the start ``t`` (N,),
+    ``fin`` marking those not to solve. Halley passes run over all N while more than
     N/8 are unfinished (N >= 64), then over the unfinished ones alone, gathered, so that a
     few slow equations (an area's empty level) do not cost full passes."""
     n, q_n = m.shape
@@ -81,13 +81,13 @@ def _solve_thresholds(t: Any, m: Any, w: Any, tail: Any, sgn: Any, sd: Any, fin:
     state = (t, -inf, inf, blank, blank, fin, 0)
     t, lo, hi, u, e, fin, it = lax.while_loop(lambda s: (~s[5]).sum() > k_n, passes(m, tail, sgn, sd), state)
     if k_n == 0:
-        return t, u, e
+        return u, e
     idx = jnp.nonzero(~fin, size=k_n, fill_value=n)[0]  # n: an empty slot, finished
     pick = lambda a: a.at[idx].get(mode="fill", fill_value=1.0)  # noqa: E731
     blank = jnp.zeros((k_n, q_n))
     few = (pick(t), pick(lo), pick(hi), blank, blank, idx >= n, it)
-    t_k, _, _, u_k, e_k, _, _ = lax.while_loop(lambda s: ~s[5].all(), passes(pick(m), pick(tail), pick(sgn), pick(sd)), few)
-    return t.at[idx].set(t_k, mode="drop"), u.at[idx].set(u_k, mode="drop"), e.at[idx].set(e_k, mode="drop")
+    _, _, _, u_k, e_k, _, _ = lax.while_loop(lambda s: ~s[5].all(), passes(pick(m), pick(tail), pick(sgn), pick(sd)), few)
+    return u.at[idx].set(u_k, mode="drop"), e.at[idx].set(e_k, mode="drop")
 
 
 def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tuple[Any, Any, Any]:
@@ -107,7 +107,7 @@ def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tup
     tail = jnp.where(upper, 1.0 - cum, cum)
     att = jnp.broadcast_to(jnp.arange(j_n)[:, None, None], cum.shape).reshape(-1)
     t0 = mean[:, None, None] + sd[:, None, None] * z0
-    _, u, e = _solve_thresholds(
+    u, e = _solve_thresholds(
         t0.reshape(-1), m[att], w, tail.reshape(-1), sgn.reshape(-1), sd[att], ~real.reshape(-1)
     )
     u = u.reshape(j_n, g_n, m_n, q_n).transpose(0, 1, 3, 2)
