@@ -91,3 +91,13 @@ def test_a_chain_stuck_at_the_maximum_tree_depth_is_a_problem_that_names_it():
 def test_rare_draws_at_the_maximum_tree_depth_only_cost_time():
     d = check_convergence(_with_depth_hits([3, 2]), warn=False)  # 5 of 1,000 draws: under 1 %
     assert d.ok and d.max_depth_draws == 5
+
+
+def test_a_level_with_a_comma_in_its_name_is_still_explained():
+    """Row labels are ``attribute=level`` with the study's own level names, commas included."""
+    tree = _gram_tree(shift=True, slow=False)
+    rows = ["trust=Yes, always", "educ", "race=Black"]
+    tree["posterior"] = tree["posterior"].to_dataset().assign_coords(loading_row=rows, loading_row_bis=rows)
+    d = check_convergence(tree, warn=False)
+    assert d.worst_rhat == "loading_gram[trust=Yes, always, educ]"
+    assert "how trust=Yes, always and educ depend on each other through the factors" in d.problems[0]

@@ -84,15 +84,16 @@ def check_convergence(
     n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
     ess_min = ess_per_chain * n_chains
     problems: list[str] = []
-    max_rhat, worst_rhat = float("nan"), ""
+    max_rhat, at_rhat = float("nan"), _NOWHERE
     if n_chains > 1 and n_draws >= 4:
-        max_rhat, worst_rhat = _extreme(az.rhat(sub), names, largest=True)
+        max_rhat, at_rhat = _extreme(az.rhat(sub), names, largest=True)
     min_b = min_t = float("nan")
-    worst_ess = ""
+    at_ess = _NOWHERE
     if n_draws >= 4:
         min_b, at_b = _extreme(az.ess(sub, method="bulk"), names, largest=False)
         min_t, at_t = _extreme(az.ess(sub, method="tail"), names, largest=False)
-        worst_ess = at_b if min_b <= min_t else at_t
+        at_ess = at_b if min_b <= min_t else at_t
+    worst_rhat, worst_ess = _label(*at_rhat), _label(*at_ess)
     div = 0
     deep = np.zeros(n_chains, dtype=int)
     if "sample_stats" in fit.children:
@@ -104,13 +105,13 @@ def check_convergence(
                 deep = stats[name].sum("draw").values.astype(int)
     if max_rhat > rhat_max:
         problems.append(
-            f"R-hat {max_rhat:.3f} > {rhat_max} on {worst_rhat} ({_meaning(worst_rhat)}): the chains disagree, "
+            f"R-hat {max_rhat:.3f} > {rhat_max} on {worst_rhat} ({_meaning(*at_rhat)}): the chains disagree, "
             "so the posterior is not yet explored. Run more tuning and draws (--tune, --draws) or more chains; "
             "if it persists, try fewer factors."
         )
     if min_b < ess_min or min_t < ess_min:
         problems.append(
-            f"effective sample size {min(min_b, min_t):.0f} < {ess_min:.0f} on {worst_ess} ({_meaning(worst_ess)}): "
+            f"effective sample size {min(min_b, min_t):.0f} < {ess_min:.0f} on {worst_ess} ({_meaning(*at_ess)}): "
             "interval ends are noisy. Increase --draws."
         )
     if div > 0:
@@ -134,10 +135,14 @@ def check_convergence(
     return diag
 
 
-def _extreme(stat: xr.Dataset, names: list[str], *, largest: bool) -> tuple[float, str]:
-    """The largest (or smallest) value of ``stat`` over ``names`` and where it is, as
-    ``"name[label, label]"`` from the coordinates (NaN, "" where every value is NaN)."""
-    best, where = float("nan"), ""
+#: Where no statistic was computed: no variable, no coordinate labels.
+_NOWHERE: tuple[str, list[str]] = ("", [])
+
+
+def _extreme(stat: xr.Dataset, names: list[str], *, largest: bool) -> tuple[float, tuple[str, list[str]]]:
+    """The largest (or smallest) value of ``stat`` over ``names`` and where it is: the
+    variable and its coordinate labels there (NaN and nowhere where every value is NaN)."""
+    best, where = float("nan"), _NOWHERE
     for name in names:
         da = stat[name]
         values = np.asarray(da.values, dtype=float)
@@ -148,14 +153,17 @@ def _extreme(stat: xr.Dataset, names: list[str], *, largest: bool) -> tuple[floa
         if np.isnan(best) or (value > best if largest else value < best):
             idx = np.unravel_index(flat, values.shape)
             labels = [str(da[d].values[i]) if d in da.coords else str(i) for d, i in zip(da.dims, idx, strict=True)]
-            best, where = value, name + (f"[{', '.join(labels)}]" if labels else "")
+            best, where = value, (name, labels)
     return best, where
 
 
-def _meaning(where: str) -> str:
-    """What the quantity ``where`` (from :func:`_extreme`) is, in words."""
-    name, _, rest = where.partition("[")
-    labels = rest.rstrip("]").split(", ") if rest else []
+def _label(name: str, labels: list[str]) -> str:
+    """``"name[label, label]"``, or ``name`` alone for a scalar."""
+    return name + (f"[{', '.join(labels)}]" if labels else "")
+
+
+def _meaning(name: str, labels: list[str]) -> str:
+    """What the quantity ``name`` at ``labels`` (from :func:`_extreme`) is, in words."""
     if name == "loading_gram" and len(labels) == 2:
         if labels[0] == labels[1]:
             return f"how strongly {labels[0]} depends on the latent factors"
