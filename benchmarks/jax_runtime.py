@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         res = _pair(args, nproc, wide)
         rows.append((label, [r["ms_per_call"] for r in res], [r["sampling_s"] for r in res], res[0]["calls"]))
         print(rows[-1], flush=True)
-    command = "python benchmarks/jax_runtime.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = "python benchmarks/jax_runtime.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     lines = [
         "# One JAX gradient while two chains sample, under XLA's runtime settings",
         "",

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append((name, setting, seed, float(ss.n_steps.mean()), float(ss.attrs["sampling_time"]),
                              d.max_rhat, d.min_ess_bulk, int(ss.diverging.sum())))  # fmt: skip
                 print(rows[-1], flush=True)
-    command = "python benchmarks/sampler_settings.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = "python benchmarks/sampler_settings.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     lines = [
         "# NUTS settings: target_accept / tuning steps",
         "",
