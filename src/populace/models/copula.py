@@ -42,6 +42,7 @@ import pytensor.tensor as pt
 from populace.models import cells
 from populace.models.backend import PT
 from populace.models.config import DEFAULT_MODEL_CONFIG, DEFAULT_SAMPLER_CONFIG, merge_config
+from populace.models.dirichlet import dirichlet_multinomial_logp
 from populace.models.quadrature import factor_nodes
 from populace.models.structure import CensusTable, ModelStructure, Patterns, build_structure
 from populace.errors import FitError
@@ -172,10 +173,7 @@ class CopulaModel:
                 log_pi = log_pi + log_geo[PT.data(complete.geo)]
                 n = PT.data(complete.counts)
                 if cfg["dirichlet"]:
-                    a_pi = pt.exp(log_alpha + log_pi)
-                    alpha = pt.exp(log_alpha)
-                    dm = pt.gammaln(alpha) - pt.gammaln(alpha + n.sum()) + pt.sum(pt.gammaln(a_pi + n) - pt.gammaln(a_pi))
-                    pm.Potential("microdata_complete", dm)
+                    pm.Potential("microdata_complete", dirichlet_multinomial_logp(log_alpha, log_pi, n))
                 else:
                     pm.Potential("microdata_complete", pt.sum(n * log_pi))
             if incomplete.counts.size:
@@ -193,9 +191,7 @@ class CopulaModel:
                     # measures how far the copula misses the census cross-tab, instead of
                     # pretending the copula is exact with N = population size. Its own
                     # concentration by default (see DEFAULT_MODEL_CONFIG).
-                    a_pi = pt.exp(log_alpha_census + lp)
-                    alpha = pt.exp(log_alpha_census)
-                    ll = pt.gammaln(alpha) - pt.gammaln(alpha + n.sum()) + pt.sum(pt.gammaln(a_pi + n) - pt.gammaln(a_pi))
+                    ll = dirichlet_multinomial_logp(log_alpha_census, lp, n)
                 else:
                     ll = pt.sum(n * lp)
                 pm.Potential(f"census_crosstab_{i}", ll)
@@ -422,7 +418,7 @@ def padded(pat: Patterns, s: ModelStructure) -> Patterns:
     JAX compiles the log density for its arrays' shapes; so a new sample of the same study
     (a few patterns more or fewer) mostly reuses the compiled function. A copy adds nothing
     to the log density: ``0 * log p`` to the multinomial terms, and
-    ``gammaln(a) - gammaln(a + 0)`` to the Dirichlet-multinomial.
+    nothing to the Dirichlet-multinomial (:func:`~populace.models.dirichlet.dirichlet_multinomial_logp`).
     """
     if not pat.counts.size:
         return pat
