@@ -58,11 +58,20 @@ def downstream_width(personas, pop: np.ndarray, study: Study, check: Downstream)
     return float(((hi - lo)[ok] * pop_groups[ok]).sum() / pop_groups[ok].sum())
 
 
-def run_one(bench: Benchmark, sample: str, method: str, *, draws: int, seed: int, model_config: dict | None = None) -> dict:
+def run_one(
+    bench: Benchmark,
+    sample: str,
+    method: str,
+    *,
+    draws: int,
+    seed: int,
+    model_config: dict | None = None,
+    sampler_config: dict | None = None,
+) -> dict:
     study = bench.study(sample)
     pop = bench.population_codes()
     t0 = time.perf_counter()
-    fitted = fit(study, method=method, seed=seed, model_config=model_config, warn=False)
+    fitted = fit(study, method=method, seed=seed, model_config=model_config, sampler_config=sampler_config, warn=False)
     fit_s = time.perf_counter() - t0
     personas = sample_personas(fitted, bench.N, draws=draws, seed=seed + 1)
     checks = DOWNSTREAM.get(bench.name, ())
@@ -114,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model-config", default="{}", help="JSON model_config overrides for both methods")
+    ap.add_argument("--sampler-config", default="{}", help="JSON sampler_config overrides for both methods")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/advi_vs_nuts.md"))
     args = ap.parse_args(argv)
     model_config = json.loads(args.model_config)
@@ -122,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     for sample in args.samples:
         for method in args.methods:
             print(f"[{time.strftime('%H:%M:%S')}] {sample} {method} ...", file=sys.stderr, flush=True)
-            rows.append(run_one(bench, sample, method, draws=args.draws, seed=args.seed, model_config=model_config))
+            rows.append(run_one(bench, sample, method, draws=args.draws, seed=args.seed, model_config=model_config,
+                                sampler_config=json.loads(args.sampler_config)))  # fmt: skip
             print(rows[-1], file=sys.stderr, flush=True)
     command = "OPENBLAS_NUM_THREADS=1 python benchmarks/advi_vs_nuts.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = markdown(rows, command=command, draws=args.draws)

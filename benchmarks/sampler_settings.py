@@ -9,6 +9,7 @@ Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/sampler_settings.py --shared ../shared/benchmarks \\
         [--settings 0.9/500 0.8/300] [--backend numba] [--adaptation diag] [--seeds 1 2 3] \\
+        [--model-config JSON] \\
         [--out benchmarks/results/sampler_settings.md]
 """
 
@@ -19,6 +20,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", default="numba", choices=("jax", "numba"))
     ap.add_argument("--adaptation", default="diag", choices=("diag", "low_rank"), help="nutpie's mass matrix adaptation")
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    ap.add_argument("--model-config", default="{}", help="JSON model_config overrides (the default model without)")
     ap.add_argument("--out", default="benchmarks/results/sampler_settings.md")
     args = ap.parse_args(argv)
     shared = Path(args.shared)
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in args.seeds:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    f = populace.fit(study, seed=seed, warn=False,
+                    f = populace.fit(study, seed=seed, warn=False, model_config=json.loads(args.model_config),
                                      sampler_config={"target_accept": float(ta), "tune": int(tune), "backend": args.backend,
                                                      "nutpie_adaptation": args.adaptation})  # fmt: skip
                 ss = f["sample_stats"]
@@ -63,10 +66,11 @@ def main(argv: list[str] | None = None) -> int:
                              d.max_rhat, d.min_ess_bulk, int(ss.diverging.sum())))  # fmt: skip
                 print(rows[-1], flush=True)
     command = "python benchmarks/sampler_settings.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    model = "Default model" if args.model_config == "{}" else f"Model config {args.model_config}, otherwise the default model"
     lines = [
         "# NUTS settings: target_accept / tuning steps",
         "",
-        f"Made by: `OPENBLAS_NUM_THREADS=1 {command}` on a 2-core machine, {time.strftime('%Y-%m-%d')}. Default model "
+        f"Made by: `OPENBLAS_NUM_THREADS=1 {command}` on a 2-core machine, {time.strftime('%Y-%m-%d')}. {model} "
         f"(K = 3, 27 nodes), nutpie with the {args.backend} backend and {args.adaptation} mass matrix adaptation, "
         "2 chains x 1,000 draws, warm compile cache; "
         "sampling s is the slower chain's. R-hat and ESS (bulk) are the worst over the rotation-invariant quantities.",
