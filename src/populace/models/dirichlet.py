@@ -2,12 +2,12 @@
 
 ``log DM(n | alpha * pi) = lgamma(alpha) - lgamma(alpha + N)
 + sum_i [lgamma(alpha pi_i + n_i) - lgamma(alpha pi_i)]``. Each bracket is a difference of
-two log-gammas near ``x log x``. Written as such, it loses ``x log x`` times machine epsilon:
-at ``alpha = 1e13`` the census terms were off by about 0.06 each, and once ``alpha + N``
-rounds to ``alpha`` (``alpha`` about 1e21) every bracket is 0 and the whole term reads 0,
-its largest possible value. A chain found that false mode on the bundled gss study (log
-census concentration 49.7, with a loading prior sd of 0.4): the log density jumped by
-70,000 there, and the chain stayed, at the tree depth limit, for the whole fit.
+two log-gammas near ``x log x``. Written as such, it loses up to ``x log x`` times machine
+epsilon: at ``alpha = e^30`` the bundled study's census terms were off by 4e-4. Once
+``alpha + N`` rounds to ``alpha`` (``alpha`` about 1e21), every bracket is 0 and the whole
+term reads 0, its largest possible value. A chain found that false mode on the bundled gss
+study (log census concentration 49.7, with a loading prior sd of 0.4): the log density
+jumped by 70,000 there, and the chain stayed, at the tree depth limit, for the whole fit.
 """
 
 from __future__ import annotations
