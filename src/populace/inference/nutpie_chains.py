@@ -3,10 +3,10 @@
 Two backends compile the log density and its gradient:
 
 * ``"jax"`` (default): PyTensor's JAX backend, the margin kernels in ``models.solve_jax``.
-  XLA compiles the model in 5-9 s where numba takes 40-50 s (gss, anes 1 %, empty caches).
+  XLA compiles the model in 6-10 s where numba takes 40-51 s (gss, anes 1 %, empty caches).
   One gradient while sampling costs as much as numba's on anes (0.8 ms) and 2-3x on gss
   (0.16-0.23 against 0.07 ms): a first fit is 30-40 s shorter, a warm anes fit as long
-  (18-19 s), a warm gss fit 2 s longer (``benchmarks/results/fit_time_nutpie*.md``). Each
+  (19 s), a warm gss fit 2-4 s longer (``benchmarks/results/fit_time_nutpie*.md``). Each
   chain's process compiles it (both at once, on two cores), through XLA's persistent cache
   in PyTensor's compile folder. This process
   never starts JAX: a forked copy of a running JAX runtime can deadlock. Where JAX is
