@@ -85,7 +85,8 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # sampler="nutpie": its mass matrix adaptation, "diag" or "low_rank" (nutpie's low-rank
     # modified diagonal, which adapts to posterior correlations). Over gss and anes srs /
     # biased 1 %, seeds 1-6 (JAX): anes sampling 20-25 s against 15-17 s, R-hat over 1.01 in
-    # 2 of 24 fits against 4 of 24 (benchmarks/results/sampler_settings_jax*.md).
+    # 2 of 24 fits against 4 of 24 (before the stable Dirichlet-multinomial; diag since: 2 of
+    # 24; benchmarks/results/sampler_settings_jax*.md).
     "nutpie_adaptation": "diag",
     # sampler="nutpie" and method="advi": what compiles the log density and its gradient,
     # "jax" or "numba". Default NUTS fit with empty caches, gss / anes 1 %: 12 / 27 s with JAX,
