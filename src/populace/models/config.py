@@ -91,7 +91,7 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # sampler="nutpie" and method="advi": what compiles the log density and its gradient,
     # "jax" or "numba". Default NUTS fit with empty caches, gss / anes 1 %: 12 / 27 s with JAX,
     # 42 / 67 s with numba; warm: 9 / 19 s against 5 / 19 s (one gradient while sampling
-    # 0.16-0.23 / 0.8 ms against 0.07 / 0.8 ms); a first ADVI fit 5.0 / 8.4 s against 38 / 49 s
+    # 0.16-0.23 / 0.8 ms against 0.07 / 0.8 ms); a first ADVI fit 5.0 / 8.4 s against 39 / 50 s
     # (benchmarks/results/fit_time_*.md, 2026-12-05). JAX for the first fit of a study and
     # after any change of its shape; numba for repeated fits of one small study.
     "backend": "jax",
