@@ -126,14 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sampler-config", default="{}", help="JSON sampler_config overrides for both methods")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/advi_vs_nuts.md"))
     args = ap.parse_args(argv)
-    model_config = json.loads(args.model_config)
+    model_config, sampler_config = json.loads(args.model_config), json.loads(args.sampler_config)
     bench = Benchmark.read(args.source)
     rows = []
     for sample in args.samples:
         for method in args.methods:
             print(f"[{time.strftime('%H:%M:%S')}] {sample} {method} ...", file=sys.stderr, flush=True)
             rows.append(run_one(bench, sample, method, draws=args.draws, seed=args.seed, model_config=model_config,
-                                sampler_config=json.loads(args.sampler_config)))  # fmt: skip
+                                sampler_config=sampler_config))  # fmt: skip
             print(rows[-1], file=sys.stderr, flush=True)
     command = "OPENBLAS_NUM_THREADS=1 python benchmarks/advi_vs_nuts.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = markdown(rows, command=command, draws=args.draws)

@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="benchmarks/results/sampler_settings.md")
     args = ap.parse_args(argv)
     shared = Path(args.shared)
+    model_config = json.loads(args.model_config)
     studies = {
         "gss srs 1 % (bundled)": example_study_path(),
         "gss biased 1 %": shared / "gss" / "study_biased_f0.01_s0.toml",
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in args.seeds:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    f = populace.fit(study, seed=seed, warn=False, model_config=json.loads(args.model_config),
+                    f = populace.fit(study, seed=seed, warn=False, model_config=model_config,
                                      sampler_config={"target_accept": float(ta), "tune": int(tune), "backend": args.backend,
                                                      "nutpie_adaptation": args.adaptation})  # fmt: skip
                 ss = f["sample_stats"]
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                              d.max_rhat, d.min_ess_bulk, int(ss.diverging.sum())))  # fmt: skip
                 print(rows[-1], flush=True)
     command = "python benchmarks/sampler_settings.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    model = "Default model" if args.model_config == "{}" else f"Model config {args.model_config}, otherwise the default model"
+    model = f"Model config {args.model_config}, otherwise the default model" if model_config else "Default model"
     lines = [
         "# NUTS settings: target_accept / tuning steps",
         "",
