@@ -50,9 +50,9 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # tables (age x educ) by more than the rest of the joint, and generation rakes to those
     # tables anyway. With "joint" that misfit set alpha (about 1,000 on anes 1 %), so the
     # personas followed the 175 sample rows' cells with weight 15 % and 2-way intervals
-    # over-covered (cov90 0.96). "own" (alpha 6,000-10,000 from the microdata): cov90
-    # 0.90 / 0.91, SRMSE3 0.199 / 0.222 vs 0.211 / 0.232 (srs / biased,
-    # benchmarks/results/anes_nuts/anes.md).
+    # over-covered (cov90 0.96-0.97). "own" (alpha 6,000-10,000 from the microdata): cov90
+    # 0.90 / 0.91, SRMSE3 0.200 / 0.220 vs 0.209 / 0.231 (srs / biased,
+    # benchmarks/results/anes_nuts/ against anes_nuts_joint/, 2026-12-05).
     "census_concentration": "own",
 }
 
