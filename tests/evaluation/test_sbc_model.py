@@ -29,6 +29,10 @@ def _theta(log_alpha: float = np.log(40.0)) -> dict[str, np.ndarray]:
         "shares_opinion": np.array([0.5, 0.3, 0.2]),
         "log_concentration": np.array(log_alpha),
         "log_census_concentration": np.array(log_alpha),
+        # Area effects of the attributes that no table crosses with the region.
+        **{f"area_sd_{a}": np.array(0.2) for a in ("sex", "edu", "party", "opinion")},
+        **{f"area_z_{a}": rng.normal(0, 1, 2) for a in ("sex", "edu", "opinion")},
+        "area_z_party": rng.normal(0, 1, (2, 2)),
     }
 
 
@@ -123,8 +127,11 @@ def test_quantities_are_rotation_invariant_and_match_the_joint() -> None:
     pi = joint_shares(model, theta)  # (region, age, sex, edu, party, opinion)
     assert q["pi[opinion=o1|region=r2]"] == pytest.approx(pi[1, ..., 0].sum() / pi[1].sum())
     assert q["pi[sex=f,edu=e1]"] == pytest.approx(pi[:, :, 0, 0].sum())
-    # the opinion margin of pi is the free shares (margins are solved exactly)
-    assert pi.sum(axis=(0, 1, 2, 3, 4)) == pytest.approx([0.5, 0.3, 0.2], abs=1e-8)
+    # the opinion margin of pi is the free shares where the areas' offsets are zero (margins
+    # are solved exactly); the offsets (centred, sd 0.2) move it at second order only
+    flat = {k: (np.zeros_like(v) if k.startswith("area_z_") else v) for k, v in theta.items()}
+    assert joint_shares(model, flat).sum(axis=(0, 1, 2, 3, 4)) == pytest.approx([0.5, 0.3, 0.2], abs=1e-8)
+    assert pi.sum(axis=(0, 1, 2, 3, 4)) == pytest.approx([0.5, 0.3, 0.2], abs=5e-3)
     rot = special_ortho_group.rvs(3, random_state=3)
     turned = {k: (v @ rot if k.startswith("loadings_") else v) for k, v in theta.items()}
     again = sbc.quantities(model, turned, PRODUCTION)

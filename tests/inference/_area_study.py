@@ -24,6 +24,11 @@ PARAMS = {
     "loadings_faith": np.array([0.7]),
     "shares_faith": np.array([0.6, 0.4]),
     "log_concentration": np.array(np.log(40.0)),
+    # Area effects of the attributes with no area table (party, faith).
+    "area_sd_party": np.array(0.3),
+    "area_z_party": np.array([1.2, -0.4, -0.9]),
+    "area_sd_faith": np.array(0.5),
+    "area_z_faith": np.array([-0.7, 0.2, 1.1]),
 }
 CONFIG = {"factors": 1, "quadrature_nodes": 7}
 

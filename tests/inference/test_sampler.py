@@ -33,7 +33,22 @@ def test_area_margins_are_pinned_and_party_moves_with_composition():
     party = pi.sum(axis=(1, 2, 4)) / pi.sum(axis=(1, 2, 3, 4))[:, None]
     # age loads with party: the older area b leans to the level that old people lean to.
     assert np.abs(party[0] - party[1]).max() > 0.03
-    # MRP: P(party | age, race, area) is the same in every area.
+    # Area effects: given age and race, party leans up in each area by its offset
+    # (area_z_party = 1.2, -0.4, -0.9), so the mean party level orders the areas a > b > c.
+    cond = pi.sum(axis=4) / pi.sum(axis=(3, 4))[..., None]
+    mean = (cond * np.arange(3)).sum(axis=-1)  # (area, age, race)
+    assert (mean[0] > mean[1]).all() and (mean[1] > mean[2]).all()
+
+
+def test_without_area_effects_party_given_composition_is_the_same_everywhere():
+    """The MRP assumption of the model without area effects: P(party | age, race, area)
+    is the same in every area."""
+    from tests.inference._area_study import CONFIG, area_study
+
+    from populace.models.copula import CopulaModel
+
+    model = CopulaModel(area_study(), model_config={**CONFIG, "area_effects": False})
+    pi = joint_shares(model, PARAMS)
     cond = pi.sum(axis=4) / pi.sum(axis=(3, 4))[..., None]
     np.testing.assert_allclose(cond[0], cond[1], atol=1e-12)
 

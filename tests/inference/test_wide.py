@@ -52,7 +52,7 @@ def wide():
         + tuple(Marginal((a.name,), shares[a.name] * N_AREAS * 1000) for a in attrs[3:]),
         Microdata(np.zeros((1, len(attrs)), int), np.ones(1)),
     )
-    model = CopulaModel(template, model_config={"factors": 1})
+    model = CopulaModel(template, model_config={"factors": 1, "area_effects": False})
     params = {}
     for name, link in zip(model.structure.names, model.structure.link, strict=True):
         n = attrs[[a.name for a in attrs].index(name)].n_levels

@@ -59,9 +59,10 @@ def test_jax_threshold_kernels_equal_the_numba_ones():
     assert pad.any()
     for logp in (ref[0], np.asarray(got[0])):
         assert (logp[pad] == solve.LOG_FLOOR).all()
-    g = rng.normal(size=ref[0].shape)
-    for a, b in zip(solve.thresholds_backward(ref[1], ref[2], n_thr, log_w, g),
-                    solve_jax.thresholds_backward(ref[1], ref[2], n_thr, log_w, g), strict=True):  # fmt: skip
+    g, g_t = rng.normal(size=ref[0].shape), rng.normal(size=ref[3].shape)
+    np.testing.assert_allclose(np.asarray(got[3]), np.where(ref[2].any(axis=2), ref[3], 0.0), rtol=0, atol=1e-9)
+    for a, b in zip(solve.thresholds_backward(ref[1], ref[2], n_thr, log_w, g, g_t),
+                    solve_jax.thresholds_backward(ref[1], ref[2], n_thr, log_w, g, g_t), strict=True):  # fmt: skip
         np.testing.assert_allclose(np.asarray(b), a, rtol=1e-9, atol=1e-9 * np.abs(a).max())
 
 

@@ -114,6 +114,10 @@ _SCORE_KEYS = (
     "cov90",
     "width90",
     "cov_cells",
+    "cov90_free2",
+    "free2_tables_under_half",
+    "cov90_census2",
+    "area_cov90",
 )
 _PER_DRAW_KEYS = ("srmse1", "srmse2", "srmse3", "tvd_joint")
 
@@ -199,7 +203,10 @@ def run_benchmark(
         One row per (sample, seed, method): ``dataset, sample, n_sample, seed, method,
         n_draws, n_personas``, the metrics of :func:`populace.evaluation.metrics.score` (pooled
         over draws), ``*_per_draw`` SRMSE / TVD, downstream errors, ``srmse2[a×b]`` and
-        ``srmse2_indep[a×b]`` per 2-way table, ``fit_s``, ``generate_s``, ``score_s``
+        ``srmse2_indep[a×b]`` per 2-way table, the coverage where the census does not pin
+        the answer (``cov90_free2`` and per table ``cov90_free2[a×b]``, ``area_cov90`` and per
+        attribute ``area_cov90[a]`` with ``area_mae[a]`` / ``area_mae_national[a]``,
+        ``group_cov90[...]`` per downstream check), ``fit_s``, ``generate_s``, ``score_s``
         and, for ``populace``, ``rhat_max``, ``ess_min``, ``divergences``.
     """
     unknown = [m for m in methods if m not in METHODS]
@@ -260,7 +267,17 @@ def _run_one(
         "n_draws": draws,
         "n_personas": n,
     }
-    row.update({k: res[k] for k in _SCORE_KEYS})
+    row.update({k: res.get(k, np.nan) for k in _SCORE_KEYS})
+    # Coverage where the census does not pin the answer, per table, attribute and group.
+    for table, (covered, cells) in res.get("free2_by_table", {}).items():
+        row[f"cov90_free2[{table}]"] = covered / cells if cells else np.nan
+    for attr, value in res.get("area_cov90_by_attr", {}).items():
+        row[f"area_cov90[{attr}]"] = value
+        row[f"area_mae[{attr}]"] = res["area_mae_by_attr"][attr]
+        row[f"area_mae_national[{attr}]"] = res["national_area_mae_by_attr"][attr]
+    for key, (value, groups) in res.get("group_cov90", {}).items():
+        row[f"group_cov90{key.removeprefix('down')}"] = value
+        row[f"group_n{key.removeprefix('down')}"] = groups
     row.update({f"{k}_per_draw": per_draw[k] for k in _PER_DRAW_KEYS})
     if method == "oracle":  # it never saw a sample: recall is not defined
         row.update(sz_recall_joint=np.nan, sz_recall_3way=np.nan)

@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from populace.atomic import write_text
@@ -72,7 +73,7 @@ def markdown(df: pd.DataFrame, *, command: str, images: Mapping[str, str] | None
         "tvd_joint": "TVD joint",
         "sz_recall_joint": "SZ recall",
         "false_combo": "false combo",
-        **{c: _down_label(c) for c in checks},
+        **{c: downstream_label(c) for c in checks},
     }
     draws = sorted({int(d) for d in df.loc[df["n_draws"] > 1, "n_draws"]}) if len(df) else []
     cal = ", ".join(f"{calibrated_coverage(d):.2f} with {d} draws" for d in draws) or "-"
@@ -106,6 +107,7 @@ def markdown(df: pd.DataFrame, *, command: str, images: Mapping[str, str] | None
             cells = [label if i == 0 else "", method, *(_fmt(m[k]) for k in cols), cov]
             cells += [_fmt(m["fit_s"], 1), _fmt(m["generate_s"], 1)]
             lines.append("| " + " | ".join(cells) + " |")
+    lines += _honest_table(df)
     fits = df[df["method"] == "populace"]
     if len(fits):
         lines += ["", "populace convergence (NUTS; NaN with one chain or ADVI):", ""]
@@ -128,7 +130,36 @@ def markdown(df: pd.DataFrame, *, command: str, images: Mapping[str, str] | None
     return "\n".join(lines) + "\n"
 
 
-def _down_label(key: str) -> str:
+def _honest_table(df: pd.DataFrame) -> list[str]:
+    """Coverage where the census does not pin the answer, for the draw-based methods:
+    pooled, the worst free tables, per attribute inside areas and per group."""
+    draws = df[df["cov90_free2"].notna()] if "cov90_free2" in df else df.iloc[:0]
+    if not len(draws):
+        return []
+    groups = [c for c in df.columns if c.startswith("group_cov90[")]
+    areas = [c for c in df.columns if c.startswith("area_cov90[")]
+    lines = [
+        "",
+        "Coverage where the census does not pin the answer (`populace.evaluation.metrics.intervals`): "
+        "free 2-way cells (tables no census table holds; census cells are raked to and cover by "
+        "construction, so `census` is a sanity check only), shares inside areas of each attribute "
+        "without an area table (areas of 30+ people), and outcome shares inside groups (30+ people).",
+        "",
+    ]
+    head = ["sample", "method", "free 2-way", "tables < 0.5", "worst free tables", "census cells", "areas", *(
+        c[len("area_cov90[") : -1] for c in areas), *(downstream_label("down" + c[len("group_cov90"):]) for c in groups)]  # fmt: skip
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    free = [c for c in df.columns if c.startswith("cov90_free2[")]
+    for _, r in draws.iterrows():
+        worst = sorted(((r[c], c[len("cov90_free2[") : -1]) for c in free if pd.notna(r[c])))[:3]
+        cells = [r["sample"], r["method"], _fmt(pd.Series([r["cov90_free2"]])), f"{int(r['free2_tables_under_half'])}",
+                 ", ".join(f"{t} {v:.2f}" for v, t in worst), _fmt(pd.Series([r["cov90_census2"]])),
+                 _fmt(pd.Series([r.get("area_cov90", np.nan)])), *(_fmt(pd.Series([r[c]])) for c in areas + groups)]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def downstream_label(key: str) -> str:
     """``down[abany=Yes|partyid,sex]`` -> ``abany=Yes MAE partyid×sex``."""
     inner = key[len("down[") : -1]
     outcome, _, by = inner.partition("|")

@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from populace.inference.ipf import RakeResult, rake
+from populace.inference.pairs import PairLayer, pair_targets
 from populace.inference.sampler import CopulaSampler
 from populace.models.copula import CopulaModel
+from populace.study.spec import Marginal
 
 __all__ = ["Population", "draw_population", "atoms_for_tail"]
 
@@ -48,6 +50,8 @@ SEEDS_PER_AREA = 64
 #: Monte-Carlo error of any persona set (1e-6 of 330M people is 330 people).
 RAKE_TOL = 1e-6
 RAKE_SWEEPS = 1000
+#: Most sweeps of the raking to the pair layer's targets with the census tables.
+PAIR_SWEEPS = 200
 #: Atoms representing ``pi`` itself when the model has no Dirichlet layer.
 PI_ATOMS = 200_000
 
@@ -67,6 +71,11 @@ class Population:
     n_atoms: int
     dropped: float
     rake: RakeResult | None
+    #: The pair layer's drawn ``log alpha`` per free pair (``inference.pairs``; empty
+    #: without it) and the largest gap left between a free pair's table and its target,
+    #: relative to the total (the targets of different pairs need not agree exactly).
+    pair_log_alpha: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pair_gap: float = 0.0
 
 
 def atoms_for_tail(alpha: float, tail: float = TAIL) -> int:
@@ -82,6 +91,7 @@ def draw_population(
     rake_to_census: bool = True,
     tail: float = TAIL,
     max_atoms: int = MAX_ATOMS,
+    pairs: PairLayer | None = None,
 ) -> Population:
     """One posterior draw of ``p`` as weighted records, raked to every census table.
 
@@ -98,6 +108,9 @@ def draw_population(
         Rake the records to every census table (the census is exact).
     tail, max_atoms
         Truncation of the stick-breaking (module docstring).
+    pairs
+        The model's pair layer (:func:`populace.inference.pairs.pair_layer`): the draw is
+        then also raked to a posterior draw of every free pair's table.
     """
     s = model.structure
     sampler = CopulaSampler(model, params)
@@ -128,12 +141,29 @@ def draw_population(
         codes = sampler.draw(rng, m)
         weights = np.full(m, 1.0 / m)
     result = None
-    if rake_to_census and s.census:
+    cols, names, levels = _study_columns(model)
+    census = list(model.study.marginals) if rake_to_census else []
+    if census:
         codes, weights = _seed_unreached(rng, sampler, model, codes, weights)
-        cols, names, levels = _study_columns(model)
-        result = rake(codes[:, cols], weights, model.study.marginals, names, tol=RAKE_TOL, max_iter=RAKE_SWEEPS, levels=levels)
+        result = rake(codes[:, cols], weights, census, names, tol=RAKE_TOL, max_iter=RAKE_SWEEPS, levels=levels)
         weights = result.weights
-    return Population(codes, weights / weights.sum(), m, dropped, result)
+    log_alpha, gap = np.zeros(0), 0.0
+    if pairs is not None and rake_to_census:
+        weights = weights / weights.sum()
+        targets, log_alpha = pair_targets(pairs, codes, weights, rng)
+        total = census[0].total if census else 1.0
+        # Pair targets first, census tables last: each sweep ends on the census, and a
+        # last census-only raking makes it exact where the pairs' targets disagree.
+        tables = [Marginal(ab, t * total) for ab, t in zip(pairs.names, targets, strict=True)]
+        paired = rake(codes[:, cols], weights * total, tables + census, names, tol=RAKE_TOL, max_iter=PAIR_SWEEPS, levels=levels)
+        weights = paired.weights
+        gap = paired.max_error
+        if census and not paired.converged:
+            result = rake(codes[:, cols], weights, census, names, tol=RAKE_TOL, max_iter=RAKE_SWEEPS, levels=levels)
+            weights = result.weights
+        elif census:
+            result = paired
+    return Population(codes, weights / weights.sum(), m, dropped, result, log_alpha, gap)
 
 
 def _dirichlet(rng: np.random.Generator, n: np.ndarray) -> np.ndarray:

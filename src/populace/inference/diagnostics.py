@@ -15,7 +15,10 @@ __all__ = ["Diagnostics", "check_convergence", "ConvergenceWarning"]
 
 # Rotation-invariant quantities: raw loadings are identified only up to rotation,
 # so their R-hat says nothing; these do.
-INVARIANT_VARS = ("loading_gram", "log_concentration", "log_census_concentration")
+INVARIANT_VARS = ("loading_gram", "log_concentration", "log_census_concentration", "loading_global_scale")
+#: Prefixes of the other reported quantities: learned shares, and the area effects (their
+#: scales, predictor coefficients and standardised offsets), which set every area's share.
+REPORTED_PREFIXES = ("shares_", "area_sd_", "area_coef_", "area_z_")
 
 
 class ConvergenceWarning(PopulaceWarning):
@@ -58,6 +61,7 @@ def check_convergence(
     *,
     rhat_max: float = 1.01,
     ess_per_chain: float = 100.0,
+    ess_min: float = 400.0,
     max_depth_share: float = 0.01,
     warn: bool = True,
 ) -> Diagnostics:
@@ -68,9 +72,10 @@ def check_convergence(
     ----------
     fit
         A fit DataTree with ``posterior`` and ``sample_stats`` groups.
-    rhat_max, ess_per_chain
+    rhat_max, ess_per_chain, ess_min
         Thresholds: Vehtari et al. (2021) recommend R-hat <= 1.01 and a bulk and
-        tail ESS of at least 100 per chain.
+        tail ESS of at least 100 per chain; the ESS must also reach ``ess_min`` (400: the
+        90 % interval ends of a reported quantity to about 1 % of coverage).
     max_depth_share
         Draws at the maximum tree depth beyond this share of all draws are a problem
         (default fits take 14-20 leapfrog steps per draw; the limit is 1,023). Stan warns
@@ -79,10 +84,12 @@ def check_convergence(
         Emit a :class:`ConvergenceWarning` listing each problem and what to do.
     """
     post = fit["posterior"].to_dataset()
-    names = [v for v in INVARIANT_VARS if v in post] + [v for v in post.data_vars if v.startswith("shares_")]
+    names = [v for v in INVARIANT_VARS if v in post] + [
+        v for v in post.data_vars if str(v).startswith(REPORTED_PREFIXES) and not str(v).endswith("__")
+    ]
     sub = post[names]
     n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
-    ess_min = ess_per_chain * n_chains
+    ess_min = max(ess_per_chain * n_chains, ess_min)
     problems: list[str] = []
     max_rhat, at_rhat = float("nan"), _NOWHERE
     if n_chains > 1 and n_draws >= 4:
@@ -174,4 +181,13 @@ def _meaning(name: str, labels: list[str]) -> str:
         return "how closely the census cross-tabs follow the copula"
     if name.startswith("shares_"):
         return f"a learned share of {name.removeprefix('shares_')}"
+    if name.startswith("area_sd_"):
+        return f"how much the areas differ in {name.removeprefix('area_sd_')} beyond their composition"
+    if name.startswith("area_coef_"):
+        return f"how an area-level predictor moves {name.removeprefix('area_coef_')}"
+    if name.startswith("area_z_"):
+        where = f" in {labels[0]}" if labels else ""
+        return f"the area effect on {name.removeprefix('area_z_')}{where}, standardised"
+    if name == "loading_global_scale":
+        return "the horseshoe's global scale of the loadings"
     return "a rotation-invariant quantity"

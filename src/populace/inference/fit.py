@@ -28,6 +28,8 @@ METHODS = ("nuts", "advi")
 # no implementation of the numba kernel Ops in populace.models.margin_ops. The default first.
 SAMPLERS = ("nutpie", "pymc")
 NUTPIE_ADAPTATIONS = ("diag", "low_rank")
+#: A fit with fewer draws per chain is exploratory: it is never extended with more chains.
+EXTEND_MIN_DRAWS = 500
 
 
 def fit(
@@ -105,6 +107,7 @@ def fit(
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if method == "nuts":
         tree = _nuts(pm_model, sc, seed, progressbar, rebuild=(study, model.model_config))
+        tree = _extend(tree, pm_model, sc, seed, rebuild=(study, model.model_config), started=t0)
     else:
         tree = _advi(pm_model, sc, seed)
     elapsed = time.perf_counter() - t0
@@ -114,8 +117,68 @@ def fit(
     return tree
 
 
+def _extend(
+    tree: xr.DataTree, pm_model: pm.Model, sc: dict[str, Any], seed: int | None, *, rebuild: tuple[Study, dict[str, Any]], started: float
+) -> xr.DataTree:
+    """Add rounds of ``chains`` chains while the reported quantities miss R-hat <= 1.01 or
+    the ESS target, up to ``max_chains`` chains and while another round fits in
+    ``extend_seconds`` (each round is timed like the last). The added chains take the seeds
+    of their chain numbers, so a seed still gives one fit. Divergences are not a reason
+    (more chains do not remove them); ``max_chains <= chains`` turns this off, and so do
+    fewer than :data:`EXTEND_MIN_DRAWS` draws per chain (an exploratory run)."""
+    if sc["sampler"] != "nutpie" or int(sc["draws"]) < EXTEND_MIN_DRAWS:
+        return tree
+    rounds = 0
+    last = time.perf_counter() - started
+    while True:
+        n_chains = tree["posterior"].sizes["chain"]
+        target = max(float(sc["ess_target"]), 100.0 * n_chains)  # check_convergence's own bar
+        diag = check_convergence(tree, warn=False, ess_min=float(sc["ess_target"]))
+        if not _mixing_problem(diag, target) or n_chains + int(sc["chains"]) > int(sc["max_chains"]):
+            break
+        if time.perf_counter() - started + last > float(sc["extend_seconds"]):
+            break
+        t = time.perf_counter()
+        more = _nuts(pm_model, sc, seed, False, rebuild=rebuild, first_chain=n_chains)
+        last = time.perf_counter() - t
+        tree = _join_chains(tree, more)
+        rounds += 1
+    if rounds:
+        tree["sample_stats"].attrs["extended_rounds"] = rounds
+    return tree
+
+
+def _mixing_problem(diag: Any, ess_target: float) -> bool:
+    """R-hat or ESS short of the targets (what more chains can fix)."""
+    return bool(diag.max_rhat > 1.01 or min(diag.min_ess_bulk, diag.min_ess_tail) < ess_target)
+
+
+def _join_chains(a: xr.DataTree, b: xr.DataTree) -> xr.DataTree:
+    """Two sets of chains as one; timing attrs add up, per-chain lists join."""
+    out = xr.DataTree()
+    for group in ("posterior", "sample_stats"):
+        da, db = a[group].to_dataset(), b[group].to_dataset()
+        ds = xr.concat([da, db], dim="chain")
+        attrs = dict(da.attrs)
+        for key in ("gradient_calls", "gradient_time", "chain_seeds"):
+            if key in da.attrs and key in db.attrs:
+                attrs[key] = json.dumps(json.loads(da.attrs[key]) + json.loads(db.attrs[key]))
+        for key in ("sampling_time", "compile_time"):
+            if key in da.attrs and key in db.attrs:
+                attrs[key] = float(da.attrs[key]) + float(db.attrs[key])
+        ds.attrs = attrs
+        out[group] = xr.DataTree(ds)
+    return out
+
+
 def _nuts(
-    pm_model: pm.Model, sc: dict[str, Any], seed: int | None, progressbar: bool, *, rebuild: tuple[Study, dict[str, Any]]
+    pm_model: pm.Model,
+    sc: dict[str, Any],
+    seed: int | None,
+    progressbar: bool,
+    *,
+    rebuild: tuple[Study, dict[str, Any]],
+    first_chain: int = 0,
 ) -> xr.DataTree:
     cores = min(int(sc["chains"]), os.cpu_count() or 1)
     if sc["sampler"] == "nutpie":
@@ -133,6 +196,7 @@ def _nuts(
             backend=str(sc["backend"]),
             rebuild=rebuild,
             progressbar=progressbar,
+            first_chain=first_chain,
         )
     with pm_model:
         return pm.sample(
@@ -229,6 +293,8 @@ def model_from_fit(fit: xr.DataTree) -> CopulaModel:
         study = study_from_dict(json.loads(fit.attrs["populace_study"]))
         mc = {k: v for k, v in json.loads(fit.attrs["populace_model_config"]).items() if k not in RETIRED_MODEL_KEYS}
         mc.setdefault("census_concentration", "joint")  # fits made before the key shared alpha
+        mc.setdefault("area_effects", False)  # fits made before area effects and the pair layer
+        mc.setdefault("pair_layer", False)
         sc = json.loads(fit.attrs["populace_sampler_config"])
     except KeyError as exc:
         raise FitError(f"not a populace fit: attribute {exc} missing.") from None

@@ -29,6 +29,7 @@ from populace.errors import FitError
 from populace.inference.atoms import Population, draw_population
 from populace.inference.fit import model_from_fit, posterior_draws
 from populace.inference.ipf import RakingWarning
+from populace.inference.pairs import PairLayer, pair_layer
 from populace.models.copula import CopulaModel
 from populace.personas import persona_dataset
 from populace.study.serialize import study_to_dict
@@ -72,6 +73,7 @@ class _Plan:
     picks: np.ndarray
     entropy: int
     fixed: dict[int, int]
+    pairs: PairLayer | None
 
 
 def _plan(fit: xr.DataTree, n: int, draws: int, seed: int | None, where: Mapping[str, str] | None) -> _Plan:
@@ -84,7 +86,7 @@ def _plan(fit: xr.DataTree, n: int, draws: int, seed: int | None, where: Mapping
     entropy = int(np.random.SeedSequence(seed).entropy) if seed is None else int(seed)
     rng = np.random.default_rng(entropy)
     picks = np.sort(rng.choice(total, size=draws, replace=False))
-    return _Plan(model, post, picks, entropy, _where_columns(model, where))
+    return _Plan(model, post, picks, entropy, _where_columns(model, where), pair_layer(model))
 
 
 def population_draws(
@@ -98,7 +100,9 @@ def population_draws(
 
 def _population(plan: _Plan, d: int) -> Population:
     i = int(plan.picks[d])
-    pop = draw_population(plan.model, {k: v[i] for k, v in plan.post.items()}, np.random.default_rng([plan.entropy, d]))
+    pop = draw_population(
+        plan.model, {k: v[i] for k, v in plan.post.items()}, np.random.default_rng([plan.entropy, d]), pairs=plan.pairs
+    )
     if pop.rake is not None and not pop.rake.converged:
         warnings.warn(f"posterior draw {d}: {pop.rake.message()}", RakingWarning, stacklevel=3)
     return pop

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from populace.errors import PopulaceWarning
@@ -109,18 +110,14 @@ def rake(
                 f"{a}={levels[c][k] if levels is not None else k}" for a, c, k in zip(m.attributes, cols, where, strict=True)
             ]
             unreached.append(f"{m.source or '×'.join(m.attributes)}: {', '.join(labels)} (count {m.counts[where]:g})")
+    index = np.stack(cells).astype(np.int32)  # (tables, records): each record's cell
+    offsets = np.concatenate([[0], np.cumsum([t.size for t in targets])]).astype(np.int64)
+    flat = np.concatenate(targets)
+    scratch = np.empty_like(flat)
     err = np.inf
     it = 0
     for it in range(1, max_iter + 1):
-        err = 0.0
-        for idx, t in zip(cells, targets, strict=True):
-            cur = np.bincount(idx, weights=w, minlength=t.size)
-            # The gap before each table's own update: when every table is within tol of
-            # its target before its update, the sweep changed the weights by < tol.
-            err = max(err, float(np.abs(cur - t).max()))
-            ratio = np.divide(t, cur, out=np.ones_like(t), where=cur > 0)
-            w *= ratio[idx]
-        err /= total
+        err = _sweep(index, offsets, flat, w, scratch) / total
         if err < tol:
             err = max(_max_gap(idx, w, t) for idx, t in zip(cells, targets, strict=True)) / total
             return RakeResult(w, True, it, err, tuple(unreached))
@@ -128,6 +125,28 @@ def rake(
     if warn:
         warnings.warn(result.message(), RakingWarning, stacklevel=2)
     return result
+
+
+@numba.njit(cache=True)
+def _sweep(index, offsets, targets, w, cur):  # pragma: no cover - compiled
+    """One IPF sweep over every table, in place on ``w``; returns the largest gap of a cell
+    to its target before its table's update (when every table is within tol before its
+    update, the sweep changed the weights by less than tol). Records in cells with a zero
+    current total are untouched, records in cells with a zero target get weight 0."""
+    n_tab, n_rec = index.shape
+    err = 0.0
+    for t in range(n_tab):
+        lo, hi = offsets[t], offsets[t + 1]
+        for c in range(lo, hi):
+            cur[c] = 0.0
+        for i in range(n_rec):
+            cur[lo + index[t, i]] += w[i]
+        for c in range(lo, hi):
+            err = max(err, abs(cur[c] - targets[c]))
+            cur[c] = targets[c] / cur[c] if cur[c] > 0 else 1.0
+        for i in range(n_rec):
+            w[i] *= cur[lo + index[t, i]]
+    return err
 
 
 def _max_gap(idx: np.ndarray, w: np.ndarray, target: np.ndarray) -> float:

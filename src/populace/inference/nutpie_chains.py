@@ -53,10 +53,12 @@ _MODEL: Any = None
 _GRADIENTS = [0, 0.0]
 
 
-def chain_seeds(seed: int | None, chains: int) -> list[int]:
-    """One 63-bit seed per chain, from ``(seed, chain)`` (fresh entropy when ``seed`` is None)."""
+def chain_seeds(seed: int | None, chains: int, first: int = 0) -> list[int]:
+    """One 63-bit seed per chain ``first .. first + chains - 1``, from ``(seed, chain)``
+    (fresh entropy when ``seed`` is None): chains added later get seeds of their own."""
     root = np.random.SeedSequence(seed)
-    return [int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for child in root.spawn(chains)]
+    children = root.spawn(first + chains)[first:]
+    return [int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for child in children]
 
 
 def sample_nutpie(
@@ -72,8 +74,10 @@ def sample_nutpie(
     backend: str = "numba",
     rebuild: tuple[Any, dict[str, Any]] | None = None,
     progressbar: bool = False,
+    first_chain: int = 0,
 ) -> xr.DataTree:
-    """``chains`` nutpie NUTS chains of ``pm_model``, run ``cores`` at a time, with
+    """``chains`` nutpie NUTS chains of ``pm_model`` (numbered from ``first_chain``, whose
+    seeds they take, see :func:`chain_seeds`), run ``cores`` at a time, with
     nutpie's ``adaptation`` of the mass matrix (``"diag"`` or ``"low_rank"``), on the log
     density compiled by ``backend`` (see :data:`BACKENDS`). ``rebuild``, ``(study,
     model_config)``, lets spawned chain processes rebuild the model (``backend="jax"``
@@ -89,7 +93,7 @@ def sample_nutpie(
     global _COMPILED, _MODEL
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    seeds = chain_seeds(seed, chains)
+    seeds = chain_seeds(seed, chains, first_chain)
     n_proc = min(chains, cores)
     linux = platform.system() == "Linux"
     context = "fork" if n_proc > 1 and linux else None
@@ -115,7 +119,7 @@ def sample_nutpie(
         _COMPILED = _MODEL = None
     tree = xr.DataTree()
     for group in ("posterior", "sample_stats"):
-        ds = xr.concat([p[group].assign_coords(chain=[c]) for c, p in enumerate(parts)], dim="chain")
+        ds = xr.concat([p[group].assign_coords(chain=[first_chain + c]) for c, p in enumerate(parts)], dim="chain")
         # nutpie's own settings attr holds chain 0's seed only: record every chain's.
         ds.attrs.update(
             {

@@ -2,8 +2,8 @@
 
 Order: area ``g ~ s``; a factor node ``q ~ w``; each area attribute ``x_d`` given
 ``(g, q)``; then a node ``q' ~ P_nat(q' | x_D)`` of the national copula; then each other
-attribute given ``q'``. That is an exact draw from
-``pi(g, x) = s_g P_g(x_D) P_nat(x_A | x_D)`` (``models.copula``). Cost: O(draws x
+attribute given ``(q', g)`` (its area's offsets, where it has area effects). That is an
+exact draw from ``pi(g, x) = s_g P_g(x_D) P_g(x_A | x_D)`` (``models.copula``). Cost: O(draws x
 (attributes + nodes)); memory does not depend on the number of joint cells.
 
 Codes are in the model's internal order: column 0 the area (0 without a geography),
@@ -55,11 +55,16 @@ class CopulaSampler:
     def __init__(self, model: CopulaModel, params: Mapping[str, Any]) -> None:
         s = model.structure
         p = {k: np.asarray(v, float) for k, v in params.items()}
-        area, national = model.attribute_logps(p, NP)
+        logps = model.attribute_logps(p, NP)
         self.structure = s
         self.log_w = model.log_w
-        self.area = [None if a is None else np.asarray(a) for a in area]  # (G, Q, L)
-        self.national = [np.asarray(n)[0] for n in national]  # (Q, L)
+        self.area = [None if a is None else np.asarray(a) for a in logps.area]  # (G, Q, L)
+        self.national = [np.asarray(n)[0] for n in logps.national]  # (Q, L)
+        # Attributes with area effects: P(level | node, area), (G, Q, L), else None.
+        every = np.arange(s.n_geo)
+        self.shifted = [
+            np.asarray(model.area_tables(logps, j, every, NP)) if j in model.area_attrs else None for j in range(len(s.names))
+        ]
         self.geo_shares = np.asarray(model._geo_shares(p, NP), float)
         self.in_d = np.array(s.area, dtype=bool)
 
@@ -138,7 +143,11 @@ class CopulaSampler:
             lw += self.national[c - 1][:, combos[:, k]].T
         q = _categorical(rng, lw, inv.reshape(-1))
         for c in a_cols:
-            codes[:, c] = _categorical(rng, self.national[c - 1], q)
+            table = self.shifted[c - 1]
+            if table is None:
+                codes[:, c] = _categorical(rng, self.national[c - 1], q)
+            else:  # the row's own area's table
+                codes[:, c] = _categorical(rng, table.reshape(-1, table.shape[2]), codes[:, 0] * len(self.log_w) + q)
         return codes
 
     def _log_p_given_d(self, codes: np.ndarray, fixed_a: Mapping[int, int]) -> np.ndarray:
@@ -149,7 +158,8 @@ class CopulaSampler:
             num += self.national[c - 1][:, codes[:, c]].T
         den = _logsumexp(num, axis=1)
         for c, v in fixed_a.items():
-            num += self.national[c - 1][:, v][None, :]
+            table = self.shifted[c - 1]
+            num += self.national[c - 1][:, v][None, :] if table is None else table[codes[:, 0], :, v]
         return _logsumexp(num, axis=1) - den
 
 

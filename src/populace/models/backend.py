@@ -44,6 +44,11 @@ NP = SimpleNamespace(
     zeros=np.zeros,
     ones=np.ones,
     maximum=np.maximum,
+    minimum=np.minimum,
+    where=np.where,
+    erfc=special.erfc,
+    ones_like=np.ones_like,
+    zeros_like=np.zeros_like,
     clip=np.clip,
     sum=np.sum,
     stack=np.stack,
@@ -51,6 +56,7 @@ NP = SimpleNamespace(
     transpose=np.transpose,
     dot=np.dot,
     data=lambda x: x,
+    fixed=lambda x: x,
     threshold_logps=margin_ops.threshold_logps_np,
     softmax_logp=margin_ops.softmax_logp_np,
 )
@@ -65,6 +71,11 @@ PT = SimpleNamespace(
     zeros=pt.zeros,
     ones=pt.ones,
     maximum=pt.maximum,
+    minimum=pt.minimum,
+    where=pt.switch,
+    erfc=pt.erfc,
+    ones_like=pt.ones_like,
+    zeros_like=pt.zeros_like,
     clip=pt.clip,
     sum=pt.sum,
     stack=pt.stack,
@@ -75,6 +86,9 @@ PT = SimpleNamespace(
     # (and its numba cache entry) then depends on the study's structure only, so a
     # new sample of the same study does not compile again.
     data=lambda x: _pt_data(np.asarray(x)),
+    # Data of a static shape (that the compiled function's shapes depend on anyway): JAX
+    # needs the sizes of what it concatenates and splits.
+    fixed=lambda x: pytensor.shared(np.asarray(x), shape=np.shape(x)),
     threshold_logps=margin_ops.threshold_logps_pt,
     softmax_logp=margin_ops.softmax_logp_pt,
 )

@@ -29,12 +29,16 @@ from populace.models.solve import LOG_FLOOR
 __all__ = [
     "threshold_logp",
     "threshold_logps",
+    "threshold_solve",
+    "shifted_threshold_logps",
+    "shifted_softmax_logps",
     "softmax_logp",
     "pattern_logp",
     "LOG_FLOOR",
 ]
 
 _EPS = 1e-12
+_SQRT2 = float(np.sqrt(2.0))
 
 
 def threshold_logp(b: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any) -> Any:
@@ -48,7 +52,15 @@ def threshold_logp(b: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp
 def threshold_logps(
     b: Any, shares: Any, n_levels: Sequence[int] | None, nodes: np.ndarray, log_w: np.ndarray, xp: Any
 ) -> Any:
-    """Log P(level | node) for a batch of J threshold attributes at once.
+    """Log P(level | node) for a batch of J threshold attributes: the first output of
+    :func:`threshold_solve`."""
+    return threshold_solve(b, shares, n_levels, nodes, log_w, xp)[0]
+
+
+def threshold_solve(
+    b: Any, shares: Any, n_levels: Sequence[int] | None, nodes: np.ndarray, log_w: np.ndarray, xp: Any
+) -> tuple[Any, Any, Any]:
+    """Log P(level | node), the thresholds and the loading terms of J threshold attributes.
 
     Parameters
     ----------
@@ -60,16 +72,54 @@ def threshold_logps(
 
     Returns
     -------
-    (J, G, Q, L) log-probabilities whose quadrature margin equals ``shares`` (padding
-    levels at the log floor): the thresholds solve that equation (``models.solve``),
-    not the continuous-factor one (``ndtri`` of the cumulative shares), which misses by
-    up to 1e-2 on few nodes. The latent ``(b . eta + e) / sqrt(1 + |b|^2)`` crosses a
-    threshold where ``b . eta + e`` crosses the unscaled one, so only ``b . x_q`` enters.
+    logp : (J, G, Q, L) log-probabilities whose quadrature margin equals ``shares``
+        (padding levels at the log floor): the thresholds solve that equation
+        (``models.solve``), not the continuous-factor one (``ndtri`` of the cumulative
+        shares), which misses by up to 1e-2 on few nodes. The latent
+        ``(b . eta + e) / sqrt(1 + |b|^2)`` crosses a threshold where ``b . eta + e``
+        crosses the unscaled one, so only ``b . x_q`` enters.
+    t : (J, G, L - 1) the unscaled thresholds (0 at padding).
+    m : (J, Q) the loading terms ``b_j . x_q``.
     """
     n_thr = None if n_levels is None else np.asarray(n_levels) - 1
     m = xp.dot(b, nodes.T)  # (J, Q)
     cum = xp.clip(xp.cumsum(shares, axis=-1)[:, :, :-1], _EPS, 1.0 - _EPS)
-    return xp.threshold_logps(m, cum, n_thr, log_w)
+    logp, t = xp.threshold_logps(m, cum, n_thr, log_w)
+    return logp, t, m
+
+
+#: Stands for an infinite threshold (below the first level, above the last).
+_FAR = 1e3
+_P_FLOOR = float(np.exp(LOG_FLOOR))
+
+
+def shifted_threshold_logps(t: Any, m: Any, shift: Any, n_levels: int, xp: Any) -> Any:
+    """(S, Q, L) log P(level | node) of one threshold attribute with ``n_levels`` levels and
+    its latent location moved by ``shift`` (S,), in the unscaled latent units of ``t``
+    (L - 1,) and ``m`` (Q,): ``P(y = l) = Phi(t_l - m_q - shift_s) - Phi(t_{l-1} - m_q - shift_s)``.
+
+    As in the threshold kernel (``models.solve``), each level comes from the smaller tails
+    of its two thresholds (one ``erfc`` per threshold, no cancellation in either tail), and
+    is floored at ``LOG_FLOOR``.
+    """
+    z = t[None, None, :] - m[None, :, None] - shift[:, None, None]  # (S, Q, L - 1)
+    far = xp.ones_like(z[:, :, :1]) * _FAR
+    hi, lo = xp.concatenate([z, far], axis=2), xp.concatenate([-far, z], axis=2)  # level l's thresholds
+    small = 0.5 * xp.erfc(abs(z) / _SQRT2)  # the smaller tail at each threshold
+    zero = xp.zeros_like(far)
+    s_hi, s_lo = xp.concatenate([small, zero], axis=2), xp.concatenate([zero, small], axis=2)
+    p = xp.where(lo > 0.0, s_lo - s_hi, xp.where(hi < 0.0, s_hi - s_lo, 1.0 - s_lo - s_hi))
+    return xp.log(xp.maximum(p, _P_FLOOR))
+
+
+def shifted_softmax_logps(logp: Any, shift: Any, xp: Any) -> Any:
+    """(S, Q, L) log P(level | node) of one softmax attribute with its non-reference
+    intercepts moved by ``shift`` (S, L - 1): ``logp`` (Q, L) holds the logits up to a
+    constant per node, so the shifted softmax is a log-softmax of their sum."""
+    lev = np.arange(int(logp.shape[-1]) if isinstance(logp, np.ndarray) else logp.type.shape[-1])
+    full = xp.where(lev == 0, 0.0, shift[:, np.maximum(lev - 1, 0)])  # (S, L); a gather, see above
+    x = logp[None, :, :] + full[:, None, :]
+    return x - xp.logsumexp(x, axis=2)[:, :, None]
 
 
 def softmax_logp(B: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any) -> Any:
@@ -101,6 +151,7 @@ def pattern_logp(
     xp: Any,
     *,
     n_geo: int | None = None,
+    rows_of: Sequence[tuple[np.ndarray, int] | None] | None = None,
 ) -> Any:
     """Log-probability of response patterns within their geography.
 
@@ -113,6 +164,9 @@ def pattern_logp(
     codes : (R, J) level codes, ``-1`` where the attribute is not observed
         (summed out, i.e. contributes log 1).
     n_geo : G, the same for every attribute; by default the first table's static size.
+    rows_of : per attribute, None or ``(index, size)``: that attribute's table has ``size``
+        rows (not G) and pattern ``r`` reads its row ``index[r]`` (area-effect tables of the
+        patterns' own areas, see ``CopulaModel.area_tables``).
 
     Returns
     -------
@@ -122,17 +176,19 @@ def pattern_logp(
     """
     n_nodes = log_w.shape[0]
     tables, index, masks, offset = [], [], [], 0
-    for lp, n_lev, col in zip(logps, n_levels, codes.T, strict=True):
+    for j, (lp, n_lev, col) in enumerate(zip(logps, n_levels, codes.T, strict=True)):
         observed = col >= 0
         if not observed.any():
             continue
-        if n_geo is None:
+        own = None if rows_of is None else rows_of[j]
+        if own is None and n_geo is None:
             n_geo = int(lp.shape[0] if isinstance(lp, np.ndarray) else lp.type.shape[0])
+        rows, size = (geo_idx, n_geo) if own is None else own
         # (G, Q, L) -> (G * L, Q): row g * L + l is (geography g, level l).
         tables.append(xp.transpose(lp, (0, 2, 1)).reshape((-1, n_nodes)))
-        index.append(offset + geo_idx * n_lev + np.where(observed, col, 0))
+        index.append(offset + rows * n_lev + np.where(observed, col, 0))
         masks.append(observed)
-        offset += n_geo * n_lev
+        offset += size * n_lev
     if not tables:
         return xp.zeros((codes.shape[0],))
     flat = tables[0] if len(tables) == 1 else xp.concatenate(tables, axis=0)

@@ -7,16 +7,22 @@ Generative model (K factors, J attributes, geography g):
   them): per area for the attributes ``D`` that a census table crosses with the
   geography, nationally for the others ``A``. Attributes with no census table get
   ``shares ~ Dirichlet(free_margin_alpha)`` and are learned from the microdata.
-* Areas, as MRP post-stratification: ``pi(x | g) = P_g(x_D) P_nat(x_A | x_D)``.
-  The area's copula (area margins) gives its composition, the national copula the
-  rest given the composition; the same loadings serve both. So an attribute with
-  only a national table gets area margins that follow from the area's composition,
-  and nothing pins them to the national margin (no per-area latent parameters).
+* Areas, as MRP: ``pi(x | g) = P_g(x_D) P_g(x_A | x_D)``. The area's copula (area
+  margins) gives its composition; the rest given the composition follows the national
+  copula, with the latent location of each attribute in ``A`` moved by an area offset
+  (``area_offsets``): ``u_g = W_g gamma + sd * z_g``, ``z_g ~ N(0, 1)``, ``sd`` per
+  attribute with a penalised-complexity prior, ``W`` the study's standardised area
+  predictors (if any), centred to a population-weighted mean of zero. A threshold
+  attribute's thresholds move by ``u_g`` latent sds; a softmax attribute's non-reference
+  intercepts by ``u_g`` logits. So an area's share of an attribute with only a national
+  table follows its composition and its own offset, partially pooled, and an area with no
+  sample row gets the offsets' spread as its uncertainty.
 * Threshold attributes: raw loadings ``b_j ~ N(0, loading_sd^2)`` (rotation not
   identified by default, so convergence is judged on the rotation-invariant
   ``loading_gram``; ``rotation="lower-triangular"`` samples their LQ factor, see
   ``_loading_row``). Nominal attributes with 3+ levels: softmax loadings
-  ``B_jl ~ N(0, nominal_loading_sd^2)``, reference level 0.
+  ``B_jl ~ N(0, nominal_loading_sd^2)``, reference level 0. ``loading_prior`` swaps the
+  normal for a Student-t or a regularised horseshoe (opt-in, see the config).
 * This defines the copula cell probabilities ``pi(x | g)``. The population's
   joint cell shares are ``p ~ Dirichlet(alpha * pi)`` with
   ``log alpha ~ N(log_concentration_mu, log_concentration_sd^2)``: the copula is the
@@ -33,7 +39,7 @@ Generative model (K factors, J attributes, geography g):
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pymc as pm
@@ -48,7 +54,24 @@ from populace.models.structure import CensusTable, ModelStructure, Patterns, bui
 from populace.errors import FitError
 from populace.study.spec import Study
 
-__all__ = ["CopulaModel", "bucket", "expansion_groups", "padded"]
+__all__ = ["CopulaModel", "Logps", "bucket", "expansion_groups", "padded"]
+
+
+class Logps(NamedTuple):
+    """What :meth:`CopulaModel.attribute_logps` computes once per evaluation.
+
+    ``area[j]`` (G, Q, L_j) for an attribute whose margins a census table pins per area,
+    else None; ``national[j]`` (1, Q, L_j) for every attribute; for the attributes with area
+    effects, ``thresholds[j]`` (L_j - 1,) and ``loading_term[j]`` (Q,) (threshold link, in
+    unscaled latent units) and ``offsets[j]``, the area offsets in those units: (G,) for a
+    threshold attribute, (G, L_j - 1) on the logit scale for a softmax one.
+    """
+
+    area: list[Any]
+    national: list[Any]
+    thresholds: list[Any]
+    loading_term: list[Any]
+    offsets: list[Any]
 
 
 class CopulaModel:
@@ -93,6 +116,14 @@ class CopulaModel:
                 "the default) or 'lower-triangular' (their LQ factor)."
             )
         self.structure: ModelStructure = build_structure(study)
+        s = self.structure
+        #: Attributes (indices into ``structure.names``) with area effects: those that no
+        #: census table crosses with the geography, in a study with two areas or more.
+        self.area_attrs: tuple[int, ...] = (
+            tuple(j for j, m in enumerate(s.margins) if m is None)
+            if self.model_config["area_effects"] and s.geo_name is not None and s.n_geo > 1
+            else ()
+        )
         k = int(self.model_config["factors"])
         self.nodes, self.log_w = factor_nodes(k, self.model_config["quadrature"], int(self.model_config["quadrature_nodes"]))
         self.model: pm.Model | None = None
@@ -110,6 +141,10 @@ class CopulaModel:
                 coords[f"{name}_level"] = levels
         if s.geo_name is not None and s.geo_shares is None:
             coords[f"{s.geo_name}_level"] = list(self.study.attribute(s.geo_name).levels)
+        if self.area_attrs:
+            coords["area"] = list(self.study.attribute(s.geo_name).levels)
+            if s.area_predictors is not None:
+                coords["area_predictor"] = list(s.area_predictor_names)
         coords["loading_row"] = self.loading_rows
         coords["loading_row_bis"] = self.loading_rows
         return coords
@@ -134,10 +169,23 @@ class CopulaModel:
             params: dict[str, Any] = {}
             row = 0  # index of the next row of the stacked loading matrix
             free_rotation = cfg["rotation"] == "free"
+            horseshoe = cfg["loading_prior"] == "horseshoe"
+            if horseshoe:
+                # Regularised horseshoe (Piironen and Vehtari 2017) on every loading: a global
+                # scale, a local scale per loading, a slab that bounds the large ones.
+                hs_tau = pm.HalfNormal("loading_global_scale", cfg["horseshoe_global_sd"])
+                hs_c2 = pm.InverseGamma("loading_slab2", 2.0, 2.0 * cfg["horseshoe_slab_sd"] ** 2)
             for name, link in zip(s.names, s.link, strict=True):
                 sd = cfg["nominal_loading_sd"] if link == "softmax" else cfg["loading_sd"]
                 dims = (f"{name}_contrast", "factor") if link == "softmax" else ("factor",)
-                if free_rotation:
+                if horseshoe:
+                    z = pm.Normal(f"loadings_z_{name}", 0.0, 1.0, dims=dims)
+                    lam = pm.HalfCauchy(f"loadings_local_{name}", 1.0, dims=dims)
+                    scale = hs_tau * pt.sqrt(hs_c2 * lam**2 / (hs_c2 + hs_tau**2 * lam**2))
+                    params[f"loadings_{name}"] = pm.Deterministic(f"loadings_{name}", z * scale * (sd / cfg["loading_sd"]), dims=dims)
+                elif free_rotation and cfg["loading_prior"] == "student-t":
+                    params[f"loadings_{name}"] = pm.StudentT(f"loadings_{name}", nu=cfg["loading_nu"], mu=0.0, sigma=sd, dims=dims)
+                elif free_rotation:
                     params[f"loadings_{name}"] = pm.Normal(f"loadings_{name}", 0.0, sd, dims=dims)
                 elif link == "softmax":
                     n_rows = self.study.attribute(name).n_levels - 1
@@ -146,6 +194,8 @@ class CopulaModel:
                 else:
                     params[f"loadings_{name}"] = pm.Deterministic(f"loadings_{name}", self._loading_row(name, row, sd), dims=dims)
                 row += len(self.loading_rows_of(name))
+                if cfg["curvature_sd"] and link != "softmax":
+                    params[f"curvature_{name}"] = pm.Normal(f"curvature_{name}", 0.0, cfg["curvature_sd"], dims=("factor",))
                 if self._free(name):
                     lev = len(self.study.attribute(name).levels)
                     params[f"shares_{name}"] = pm.Dirichlet(
@@ -155,6 +205,15 @@ class CopulaModel:
                 params[f"shares_{s.geo_name}"] = pm.Dirichlet(
                     f"shares_{s.geo_name}", a=np.ones(s.n_geo), dims=(f"{s.geo_name}_level",)
                 )
+            for j in self.area_attrs:
+                name = s.names[j]
+                dims: tuple[str, ...] = ("area", f"{name}_contrast") if s.link[j] == "softmax" else ("area",)
+                params[f"area_sd_{name}"] = pm.Exponential(f"area_sd_{name}", -math.log(cfg["area_sd_tail"]) / cfg["area_sd"])
+                params[f"area_z_{name}"] = pm.Normal(f"area_z_{name}", 0.0, 1.0, dims=dims)
+                if s.area_predictors is not None:
+                    params[f"area_coef_{name}"] = pm.Normal(
+                        f"area_coef_{name}", 0.0, cfg["area_coef_sd"], dims=("area_predictor", *dims[1:])
+                    )
             if cfg["dirichlet"]:
                 log_alpha = pm.Normal("log_concentration", cfg["log_concentration_mu"], cfg["log_concentration_sd"])
                 pm.Deterministic("concentration", pt.exp(log_alpha))
@@ -227,19 +286,21 @@ class CopulaModel:
         return pt.concatenate(parts)
 
     # ------------------------------------------------------------ shared math
-    def attribute_logps(self, params: dict[str, Any], xp: Any) -> tuple[list[Any], list[Any]]:
-        """Per attribute ``log P(level | node)`` at area and at national margins.
+    def attribute_logps(self, params: dict[str, Any], xp: Any) -> Logps:
+        """Per attribute ``log P(level | node)`` at area and at national margins, and what the
+        area effects need (:class:`Logps`).
 
-        Returns ``(area, national)``: ``area[j]`` has shape (G, Q, L_j) for an attribute
-        whose margins a census table pins per area and is None otherwise;
-        ``national[j]`` has shape (1, Q, L_j) for every attribute. Threshold attributes
-        are computed as two batches (:func:`cells.threshold_logps`), softmax ones one by one.
+        Threshold attributes are computed as two batches (:func:`cells.threshold_solve`),
+        softmax ones one by one.
         """
         s = self.structure
-        area: list[Any] = [None] * len(s.names)
-        national: list[Any] = [None] * len(s.names)
+        n = len(s.names)
+        area: list[Any] = [None] * n
+        national: list[Any] = [None] * n
+        thresholds: list[Any] = [None] * n
+        loading_term: list[Any] = [None] * n
         thr = [j for j, link in enumerate(s.link) if link != "softmax"]
-        for j in sorted(set(range(len(s.names))) - set(thr)):
+        for j in sorted(set(range(n)) - set(thr)):
             b = params[f"loadings_{s.names[j]}"]
             national[j] = cells.softmax_logp(b, self._national_shares(j, params)[None, :], self.nodes, self.log_w, xp)
             if s.margins[j] is not None:
@@ -251,12 +312,63 @@ class CopulaModel:
             if not batch:
                 continue
             n_lev = [s.n_levels[j] for j in batch]
-            b = xp.stack([params[f"loadings_{s.names[j]}"] for j in batch], axis=0)
+            b = xp.stack([self._threshold_loadings(j, params, xp) for j in batch], axis=0)
             shares = _stack_padded([shares_of(j) for j in batch], n_lev, xp)
-            lp = cells.threshold_logps(b, shares, n_lev, self.nodes, self.log_w, xp)
+            lp, t, m = cells.threshold_solve(b, shares, n_lev, self.features, self.log_w, xp)
             for i, j in enumerate(batch):
                 out[j] = lp[i, :, :, : s.n_levels[j]]
-        return area, national
+                if out is national and j in self.area_attrs:
+                    thresholds[j] = t[i, 0, : s.n_levels[j] - 1]
+                    loading_term[j] = m[i]
+        return Logps(area, national, thresholds, loading_term, self.area_offsets(params, xp))
+
+    @property
+    def features(self) -> np.ndarray:
+        """What threshold attributes load on at each node: the factors, and with curvature
+        their centred squares ``(eta_k^2 - 1) / sqrt(2)`` (unit variance, uncorrelated with
+        the factors under the quadrature), so that a latent location can bend (an
+        inverted U of income in age)."""
+        if not self.model_config["curvature_sd"]:
+            return self.nodes
+        return np.concatenate([self.nodes, (self.nodes**2 - 1.0) / math.sqrt(2.0)], axis=1)
+
+    def _threshold_loadings(self, j: int, params: dict[str, Any], xp: Any) -> Any:
+        """A threshold attribute's loadings on :attr:`features`."""
+        name = self.structure.names[j]
+        b = params[f"loadings_{name}"]
+        if not self.model_config["curvature_sd"]:
+            return b
+        return xp.concatenate([b, params[f"curvature_{name}"]], axis=0)
+
+    def area_offsets(self, params: dict[str, Any], xp: Any) -> list[Any]:
+        """Per attribute, its area offsets on the scale it is shifted on (:class:`Logps`), or
+        None: ``W gamma + sd * z``, centred to a population-weighted mean of zero, so that
+        the national thresholds keep meaning the national margin. A threshold attribute's
+        offsets are in latent sds (the prior's scale), times ``sqrt(1 + |b|^2)`` here."""
+        s = self.structure
+        out: list[Any] = [None] * len(s.names)
+        if not self.area_attrs:
+            return out
+        geo = self._geo_shares(params, xp)
+        for j in self.area_attrs:
+            name = s.names[j]
+            u = params[f"area_sd_{name}"] * params[f"area_z_{name}"]
+            if s.area_predictors is not None:
+                u = u + xp.dot(s.area_predictors, params[f"area_coef_{name}"])
+            u = u - xp.dot(geo, u)  # (G,) or (G, L - 1): the weighted mean is a row
+            if s.link[j] != "softmax":
+                b = self._threshold_loadings(j, params, xp)
+                u = u * xp.sqrt(1.0 + xp.sum(b * b))
+            out[j] = u
+        return out
+
+    def area_tables(self, logps: Logps, j: int, areas: np.ndarray, xp: Any) -> Any:
+        """(U, Q, L_j) ``log P(level | node, area)`` of an attribute with area effects, for
+        the areas ``areas`` (U,)."""
+        u = logps.offsets[j][xp.fixed(areas)]
+        if self.structure.link[j] == "softmax":
+            return cells.shifted_softmax_logps(logps.national[j][0], u, xp)
+        return cells.shifted_threshold_logps(logps.thresholds[j], logps.loading_term[j], u, self.structure.n_levels[j], xp)
 
     def _national_shares(self, j: int, params: dict[str, Any]) -> Any:
         nat = self.structure.national[j]
@@ -271,11 +383,13 @@ class CopulaModel:
     def gram(self, params: dict[str, Any], xp: Any) -> Any:
         """The rotation-invariant Gram matrix of the standardised loadings (``loading_gram``)."""
         rows = []
-        for name, link in zip(self.structure.names, self.structure.link, strict=True):
-            b = params[f"loadings_{name}"]
+        curved = bool(self.model_config["curvature_sd"])
+        for j, (name, link) in enumerate(zip(self.structure.names, self.structure.link, strict=True)):
             if link == "softmax":
-                rows.append(b)
+                b = params[f"loadings_{name}"]
+                rows.append(xp.concatenate([b, xp.zeros_like(b)], axis=1) if curved else b)
             else:
+                b = self._threshold_loadings(j, params, xp)
                 rows.append((b / xp.sqrt(1.0 + xp.sum(b * b)))[None, :])
         lam = xp.concatenate(rows, axis=0)
         return lam @ lam.T
@@ -294,15 +408,26 @@ class CopulaModel:
         and this is the national copula.
         """
         s = self.structure
-        area, national = logps
         in_d = np.array(s.area, dtype=bool)
         zero = np.zeros_like(geo)
-        t2 = cells.pattern_logp(national, s.n_levels, zero, codes, self.log_w, xp, n_geo=1)
+        tables, rows_of = list(logps.national), None
+        if self.area_attrs:
+            # Attributes with area effects read the tables of the patterns' own areas (padded
+            # to a bucket size, as the patterns, so that a new sample mostly keeps the shapes).
+            areas, inv = np.unique(geo, return_inverse=True)
+            if len(areas) < s.n_geo:
+                areas = np.concatenate([areas, np.full(min(bucket(len(areas)), s.n_geo) - len(areas), areas[0])])
+            rows_of = [None] * len(s.names)
+            for j in self.area_attrs:
+                if (codes[:, j] >= 0).any():
+                    tables[j] = self.area_tables(logps, j, areas, xp)
+                    rows_of[j] = (inv.reshape(-1), len(areas))
+        t2 = cells.pattern_logp(tables, s.n_levels, zero, codes, self.log_w, xp, n_geo=1, rows_of=rows_of)
         codes_d = np.where(in_d[None, :], codes, -1)
         if not (codes_d >= 0).any():
             return t2
-        t1 = cells.pattern_logp(area, s.n_levels, geo, codes_d, self.log_w, xp, n_geo=s.n_geo)
-        t3 = cells.pattern_logp(national, s.n_levels, zero, codes_d, self.log_w, xp, n_geo=1)
+        t1 = cells.pattern_logp(logps.area, s.n_levels, geo, codes_d, self.log_w, xp, n_geo=s.n_geo)
+        t3 = cells.pattern_logp(logps.national, s.n_levels, zero, codes_d, self.log_w, xp, n_geo=1)
         return t1 + t2 - t3
 
     def table_logp(self, logps: tuple[list[Any], list[Any]], log_geo: Any, table: CensusTable, xp: Any) -> Any | None:
@@ -314,10 +439,12 @@ class CopulaModel:
         log-sum-exp per cell and area. Other tables return None (use :meth:`patterns_logp`).
         """
         s = self.structure
-        area, national = logps
+        area, national = logps.area, logps.national
         attrs = [a - 1 for a in table.axes if a > 0]
         has_geo = 0 in table.axes
         in_d = np.array(s.area, dtype=bool)
+        if set(attrs) & set(self.area_attrs):
+            return None  # its cells sum over the areas' own tables
         if in_d[attrs].all() and in_d.any():
             probs = [xp.exp(area[j]) for j in attrs]  # (G, Q, L)
             n_g = s.n_geo

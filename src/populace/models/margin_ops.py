@@ -44,7 +44,7 @@ def _out(*shape: int | None) -> Any:
 
 
 class _ThresholdLogps(Op):
-    """``(logp, prob, phi) = solve.thresholds_forward(m, z0, cum, n_thr, log_w)``."""
+    """``(logp, prob, phi, t) = solve.thresholds_forward(m, z0, cum, n_thr, log_w)``."""
 
     __props__ = ()
 
@@ -53,32 +53,36 @@ class _ThresholdLogps(Op):
         j, g, k = inputs[2].type.shape
         q = inputs[4].type.shape[0]
         levels = (j, g, q, None if k is None else k + 1)
-        return Apply(self, inputs, [_out(*levels), _out(*levels), _out(j, g, q, k)])
+        return Apply(self, inputs, [_out(*levels), _out(*levels), _out(j, g, q, k), _out(j, g, k)])
 
     def perform(self, node: Apply, inputs: list[np.ndarray], outputs: list[list[Any]]) -> None:
         res = solve.thresholds_forward(*inputs)
-        for k in range(3):
+        for k in range(4):
             outputs[k][0] = res[k]
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
-        # Only logp is differentiable; z0 is the Newton start, n_thr and log_w are constants.
-        return [[True, False, False], [False] * 3, [True, False, False], [False] * 3, [False] * 3]
+        # logp and the thresholds t are differentiable; z0 is the Newton start, n_thr and
+        # log_w are constants.
+        return [[True, False, False, True], [False] * 4, [True, False, False, True], [False] * 4, [False] * 4]
 
     def pullback(self, inputs: list[Any], outputs: list[Any], cotangents: list[Any]) -> list[Any]:
-        g = cotangents[0]
-        if isinstance(g.type, DisconnectedType):
+        g, g_t = cotangents[0], cotangents[3]
+        no_g, no_t = isinstance(g.type, DisconnectedType), isinstance(g_t.type, DisconnectedType)
+        if no_g and no_t:
             return [disconnected_type() for _ in inputs]
-        dm, dcum = _ThresholdLogpsGrad()(outputs[1], outputs[2], inputs[3], inputs[4], g)
+        g = pt.zeros_like(outputs[0]) if no_g else g
+        g_t = pt.zeros_like(outputs[3]) if no_t else g_t
+        dm, dcum = _ThresholdLogpsGrad()(outputs[1], outputs[2], inputs[3], inputs[4], g, g_t)
         return [dm, disconnected_type(), dcum, disconnected_type(), disconnected_type()]
 
 
 class _ThresholdLogpsGrad(Op):
-    """``(d m, d cum) = solve.thresholds_backward(prob, phi, n_thr, log_w, d logp)``."""
+    """``(d m, d cum) = solve.thresholds_backward(prob, phi, n_thr, log_w, d logp, d t)``."""
 
     __props__ = ()
 
-    def make_node(self, prob: Any, phi: Any, n_thr: Any, log_w: Any, g: Any) -> Apply:
-        inputs = [_f64(prob), _f64(phi), pt.as_tensor_variable(n_thr, dtype="int64"), _f64(log_w), _f64(g)]
+    def make_node(self, prob: Any, phi: Any, n_thr: Any, log_w: Any, g: Any, g_t: Any) -> Apply:
+        inputs = [_f64(prob), _f64(phi), pt.as_tensor_variable(n_thr, dtype="int64"), _f64(log_w), _f64(g), _f64(g_t)]
         j, g_n, q, k = inputs[1].type.shape
         return Apply(self, inputs, [_out(j, q), _out(j, g_n, k)])
 
@@ -127,12 +131,11 @@ class _SoftmaxLogpGrad(Op):
 # The numba versions call the kernels' own dispatchers, whose compiled code numba caches
 # once for both backends.
 def _thresholds_fwd(m, z0, cum, n_thr, log_w):  # pragma: no cover - compiled
-    logp, prob, phi, _ = solve.thresholds_forward(m, z0, cum, n_thr, log_w)
-    return logp, prob, phi
+    return solve.thresholds_forward(m, z0, cum, n_thr, log_w)
 
 
-def _thresholds_bwd(prob, phi, n_thr, log_w, g):  # pragma: no cover - compiled
-    return solve.thresholds_backward(prob, phi, n_thr, log_w, g)
+def _thresholds_bwd(prob, phi, n_thr, log_w, g, g_t):  # pragma: no cover - compiled
+    return solve.thresholds_backward(prob, phi, n_thr, log_w, g, g_t)
 
 
 def _softmax_fwd(eta_b, log_target, log_w):  # pragma: no cover - compiled
@@ -159,22 +162,25 @@ for _op, _kernel in (
     _register(_op, _kernel)
 
 
-def threshold_logps_pt(m: Any, cum: Any, n_thr: np.ndarray | None, log_w: np.ndarray) -> Any:
-    """(J, G, Q, M + 1) log-probabilities of a threshold batch, in the graph (see ``cells``).
+def threshold_logps_pt(m: Any, cum: Any, n_thr: np.ndarray | None, log_w: np.ndarray) -> tuple[Any, Any]:
+    """``(logp, t)`` of a threshold batch, in the graph (see ``cells``): (J, G, Q, M + 1)
+    log-probabilities and the (J, G, M) unscaled thresholds, both differentiable.
 
     ``n_thr[j]``: attribute j's threshold count, the rest of ``cum`` is padding; None: all M.
     """
     z0 = -_SQRT2 * pt.erfcinv(2.0 * cum)  # ndtri: numba has no normal quantile
     n_thr = pt.full((cum.shape[0],), cum.shape[2], dtype="int64") if n_thr is None else np.asarray(n_thr, np.int64)
-    return _ThresholdLogps()(m, z0, cum, n_thr, log_w)[0]
+    out = _ThresholdLogps()(m, z0, cum, n_thr, log_w)
+    return out[0], out[3]
 
 
-def threshold_logps_np(m: np.ndarray, cum: np.ndarray, n_thr: np.ndarray | None, log_w: np.ndarray) -> np.ndarray:
+def threshold_logps_np(m: np.ndarray, cum: np.ndarray, n_thr: np.ndarray | None, log_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`threshold_logps_pt` in numpy."""
     cum = np.ascontiguousarray(cum, dtype=float)
     m = np.ascontiguousarray(m, dtype=float)
     n_thr = np.full(cum.shape[0], cum.shape[2], np.int64) if n_thr is None else np.asarray(n_thr, np.int64)
-    return solve.thresholds_forward(m, special.ndtri(cum), cum, n_thr, np.asarray(log_w, float))[0]
+    out = solve.thresholds_forward(m, special.ndtri(cum), cum, n_thr, np.asarray(log_w, float))
+    return out[0], out[3]
 
 
 def softmax_logp_pt(eta_b: Any, log_target: Any, log_w: np.ndarray) -> Any:

@@ -215,8 +215,9 @@ def _taylor_tails(u, phi, j, g, k, t, m, step, sgn):  # pragma: no cover - compi
 
 
 @numba.njit(cache=True)
-def thresholds_backward(prob, phi, n_thr, log_w, g_logp):  # pragma: no cover - compiled
-    """Vector-Jacobian product of :func:`thresholds_forward`: ``(d m, d cum)`` from ``d logp``.
+def thresholds_backward(prob, phi, n_thr, log_w, g_logp, g_t):  # pragma: no cover - compiled
+    """Vector-Jacobian product of :func:`thresholds_forward`: ``(d m, d cum)`` from ``d logp``
+    and ``d t`` (the thresholds' own cotangent, (J, G, M)).
 
     With ``z_qk = t_k - m_q``, a level's ``log(Phi(z_hi) - Phi(z_lo))`` moves with ``z``
     directly and through ``t``, whose implicit derivative is ``dt_k / dm_q = w_q phi_qk / D_k``
@@ -245,7 +246,7 @@ def thresholds_backward(prob, phi, n_thr, log_w, g_logp):  # pragma: no cover - 
                     tot[k] += s
                     dens[k] += w[q] * phi[j, g, q, k]
             for k in range(k_n):
-                dc = tot[k] / max(dens[k], 1e-300)
+                dc = (tot[k] + g_t[j, g, k]) / max(dens[k], 1e-300)
                 dcum[j, g, k] = dc
                 for q in range(q_n):
                     dm[j, q] += dc * w[q] * phi[j, g, q, k]

@@ -59,8 +59,8 @@ def _threshold_pass(t: Any, lo: Any, hi: Any, it: Any, m: Any, w: Any, tail: Any
     return t + step, lo, hi, u, e, done | taylor | maxed
 
 
-def _solve_thresholds(t: Any, m: Any, w: Any, tail: Any, sgn: Any, sd: Any, fin: Any) -> tuple[Any, Any]:
-    """The tails and densities (N, Q) at the thresholds solved from the start ``t`` (N,),
+def _solve_thresholds(t: Any, m: Any, w: Any, tail: Any, sgn: Any, sd: Any, fin: Any) -> tuple[Any, Any, Any]:
+    """The thresholds (N,), and the tails and densities (N, Q) at them, solved from the start ``t`` (N,),
     ``fin`` marking those not to solve. Halley passes run over all N while more than
     N/8 are unfinished (N >= 64), then over the unfinished ones alone, gathered, so that a
     few slow equations (an area's empty level) do not cost full passes."""
@@ -81,17 +81,18 @@ def _solve_thresholds(t: Any, m: Any, w: Any, tail: Any, sgn: Any, sd: Any, fin:
     state = (t, -inf, inf, blank, blank, fin, 0)
     t, lo, hi, u, e, fin, it = lax.while_loop(lambda s: (~s[5]).sum() > k_n, passes(m, tail, sgn, sd), state)
     if k_n == 0:
-        return u, e
+        return t, u, e
     idx = jnp.nonzero(~fin, size=k_n, fill_value=n)[0]  # n: an empty slot, finished
     pick = lambda a: a.at[idx].get(mode="fill", fill_value=1.0)  # noqa: E731
     blank = jnp.zeros((k_n, q_n))
     few = (pick(t), pick(lo), pick(hi), blank, blank, idx >= n, it)
-    _, _, _, u_k, e_k, _, _ = lax.while_loop(lambda s: ~s[5].all(), passes(pick(m), pick(tail), pick(sgn), pick(sd)), few)
-    return u.at[idx].set(u_k, mode="drop"), e.at[idx].set(e_k, mode="drop")
+    t_k, _, _, u_k, e_k, _, _ = lax.while_loop(lambda s: ~s[5].all(), passes(pick(m), pick(tail), pick(sgn), pick(sd)), few)
+    return t.at[idx].set(t_k, mode="drop"), u.at[idx].set(u_k, mode="drop"), e.at[idx].set(e_k, mode="drop")
 
 
-def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tuple[Any, Any, Any]:
-    """``(logp, prob, phi)`` of :func:`populace.models.solve.thresholds_forward`."""
+def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tuple[Any, Any, Any, Any]:
+    """``(logp, prob, phi, t)`` of :func:`populace.models.solve.thresholds_forward` (``t`` is 0
+    at padding thresholds)."""
     m, z0, cum, n_thr = jnp.asarray(m), jnp.asarray(z0), jnp.asarray(cum), jnp.asarray(n_thr)
     w = jnp.exp(log_w)
     j_n, g_n, m_n = cum.shape
@@ -107,9 +108,10 @@ def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tup
     tail = jnp.where(upper, 1.0 - cum, cum)
     att = jnp.broadcast_to(jnp.arange(j_n)[:, None, None], cum.shape).reshape(-1)
     t0 = mean[:, None, None] + sd[:, None, None] * z0
-    u, e = _solve_thresholds(
+    t, u, e = _solve_thresholds(
         t0.reshape(-1), m[att], w, tail.reshape(-1), sgn.reshape(-1), sd[att], ~real.reshape(-1)
     )
+    t = jnp.where(real, t.reshape(cum.shape), 0.0)
     u = u.reshape(j_n, g_n, m_n, q_n).transpose(0, 1, 3, 2)
     e = e.reshape(j_n, g_n, m_n, q_n).transpose(0, 1, 3, 2)
     up = jnp.broadcast_to(upper[:, :, None, :], u.shape)
@@ -131,17 +133,18 @@ def thresholds_forward(m: Any, z0: Any, cum: Any, n_thr: Any, log_w: Any) -> tup
     prob = jnp.where(keep, p, _P_FLOOR)
     logp = jnp.where(keep, jnp.log(jnp.maximum(p, _P_FLOOR)), LOG_FLOOR)
     phi = jnp.where(real[:, :, None, :], e, 0.0)
-    return logp, prob, phi
+    return logp, prob, phi, t
 
 
-def thresholds_backward(prob: Any, phi: Any, n_thr: Any, log_w: Any, g_logp: Any) -> tuple[Any, Any]:
+def thresholds_backward(prob: Any, phi: Any, n_thr: Any, log_w: Any, g_logp: Any, g_t: Any) -> tuple[Any, Any]:
     """``(d m, d cum)`` of :func:`populace.models.solve.thresholds_backward`."""
-    del n_thr  # padding levels hold the floor and padding thresholds a zero density
+    # Padding levels hold the floor and padding thresholds a zero density.
+    real = jnp.arange(phi.shape[-1])[None, None, :] < jnp.asarray(n_thr)[:, None, None]
     w = jnp.exp(log_w)
     a = jnp.where(prob > _P_FLOOR, g_logp / prob, 0.0)
     s = phi * (a[..., :-1] - a[..., 1:])  # (J, G, Q, M)
     dens = jnp.einsum("jgqk,q->jgk", phi, w)
-    dc = s.sum(axis=2) / jnp.maximum(dens, 1e-300)
+    dc = (s.sum(axis=2) + jnp.where(real, g_t, 0.0)) / jnp.maximum(dens, 1e-300)
     dm = -s.sum(axis=(1, 3)) + w[None, :] * jnp.einsum("jgk,jgqk->jq", dc, phi)
     return dm, dc
 

@@ -52,6 +52,10 @@ class ModelStructure:
     census_crosstabs: tuple[CensusTable, ...]  # the same tables
     census: tuple[CensusTable, ...]  # every census table, for raking
     n_eff: float  # Kish effective sample size of the microdata
+    # Area-level predictors of the area effects (G, P), standardised (population-weighted
+    # mean 0, sd 1), and their names; None / () without an area table.
+    area_predictors: np.ndarray | None = None
+    area_predictor_names: tuple[str, ...] = ()
 
     @property
     def joint_shape(self) -> tuple[int, ...]:
@@ -73,7 +77,9 @@ def build_structure(study: Study) -> ModelStructure:
     names = tuple(a.name for a in study.attributes if a.role != "geography")
     attrs = [study.attribute(n) for n in names]
     n_levels = tuple(a.n_levels for a in attrs)
-    link = tuple("softmax" if a.type == "nominal" and a.n_levels > 2 else "threshold" for a in attrs)
+    import os
+    _all = os.environ.get("POPULACE_SOFTMAX_ALL") == "1"
+    link = tuple("softmax" if (a.type == "nominal" or _all) and a.n_levels > 2 else "threshold" for a in attrs)
     n_geo = geo.n_levels if geo is not None else 1
     axis_of = {n: i + 1 for i, n in enumerate(names)}
     if geo is not None:
@@ -99,6 +105,14 @@ def build_structure(study: Study) -> ModelStructure:
     complete = _collapse(geo_codes[full], codes[full], w[full])
     incomplete = _collapse(geo_codes[~full], codes[~full], w[~full])
 
+    predictors = None
+    if study.areas is not None and geo is not None:
+        # Standardised with the areas' population weights (equal where the census gives none).
+        w = geo_shares if geo_shares is not None else np.full(n_geo, 1.0 / n_geo)
+        x = np.asarray(study.areas.values, float)
+        mean = w @ x
+        sd = np.sqrt(w @ (x - mean) ** 2)
+        predictors = (x - mean) / np.where(sd > 0, sd, 1.0)
     census_crosstabs = tuple(t for t in census if len([a for a in t.axes if a > 0]) >= 2)
     crosstabs = tuple(_table_patterns(t, len(names)) for t in census_crosstabs)
     return ModelStructure(
@@ -116,6 +130,8 @@ def build_structure(study: Study) -> ModelStructure:
         census_crosstabs=census_crosstabs,
         census=census,
         n_eff=n_eff,
+        area_predictors=predictors,
+        area_predictor_names=study.areas.names if predictors is not None else (),
     )
 
 

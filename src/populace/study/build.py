@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from populace.errors import StudyError
+from populace.study.areas import check_areas
 from populace.study.attributes import Locate, attributes_spec, check_attributes
 from populace.study.marginals import check_marginal, check_marginals_agree
 from populace.study.microdata import check_microdata
@@ -51,6 +52,7 @@ def build_study(
     total_tolerance: float | None = None,
     config: str | None = None,
     locate: Locate | None = None,
+    areas: Table | None = None,
 ) -> Study:
     """Validate tables against validated attributes and build the study.
 
@@ -60,6 +62,8 @@ def build_study(
         Output of :func:`check_attributes`.
     marginals, microdata
         The census tables and the survey rows.
+    areas
+        The area table of area-level predictors, or ``None``.
     weight
         Name of the weight column of the microdata, or ``None``.
     name
@@ -118,7 +122,8 @@ def build_study(
     coded = check_microdata(
         microdata.frame, attributes, weight=weight, file=microdata.label, source=microdata.source
     )
-    return Study(attributes=attributes, marginals=built, microdata=coded, name=name)
+    area_table = None if areas is None else check_areas(areas.frame, attributes, file=areas.label, source=areas.source)
+    return Study(attributes=attributes, marginals=built, microdata=coded, name=name, areas=area_table)
 
 
 def make_study(
@@ -129,6 +134,7 @@ def make_study(
     weight: str | None = None,
     name: str = "study",
     total_tolerance: float | None = None,
+    areas: pd.DataFrame | None = None,
 ) -> Study:
     """Build a validated study from Python objects.
 
@@ -157,6 +163,9 @@ def make_study(
     total_tolerance
         Reconcile census totals that differ by less than this relative amount
         (rounding) by rescaling, with a warning; see :func:`build_study`.
+    areas
+        Area-level predictors of the area effects: a column named as the geography
+        (each area once) and one numeric column per predictor; ``None`` for none.
 
     Returns
     -------
@@ -189,8 +198,16 @@ def make_study(
         _require_frame(frame, f"marginals[{i}]")
         tables.append(Table(frame, f"marginals[{i}]"))
     _require_frame(microdata, "microdata")
+    if areas is not None:
+        _require_frame(areas, "areas")
     return build_study(
-        checked, tables, Table(microdata, "microdata"), weight=weight, name=name, total_tolerance=total_tolerance
+        checked,
+        tables,
+        Table(microdata, "microdata"),
+        weight=weight,
+        name=name,
+        total_tolerance=total_tolerance,
+        areas=None if areas is None else Table(areas, "areas"),
     )
 
 

@@ -19,11 +19,12 @@ from populace.study.attributes import check_attributes
 from populace.study.build import Table, build_study
 from populace.study.spec import Study
 
-__all__ = ["load_study", "read_table", "TOP_KEYS", "MARGINAL_KEYS", "MICRODATA_KEYS"]
+__all__ = ["load_study", "read_table", "TOP_KEYS", "MARGINAL_KEYS", "MICRODATA_KEYS", "AREAS_KEYS"]
 
-TOP_KEYS = ("name", "total_tolerance", "attributes", "marginals", "microdata")
+TOP_KEYS = ("name", "total_tolerance", "attributes", "marginals", "microdata", "areas")
 MARGINAL_KEYS = ("path",)
 MICRODATA_KEYS = ("path", "weight")
+AREAS_KEYS = ("path",)
 
 
 def load_study(path: str | os.PathLike[str]) -> Study:
@@ -35,9 +36,11 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         The study file: ``[attributes.<name>]`` tables (``type``,
         ``levels``, optional ``role = "geography"``), any number of
         ``[[marginals]]`` with a ``path``, one ``[microdata]`` with a
-        ``path`` and optional ``weight``, and an optional top-level
-        ``name`` (default: the file's stem) and ``total_tolerance`` (reconcile
-        census totals that differ by rounding). Paths are relative to the file.
+        ``path`` and optional ``weight``, an optional ``[areas]`` table with a ``path``
+        (area-level predictors of the area effects: the geography column and one numeric
+        column per predictor), and an optional top-level ``name`` (default: the file's
+        stem) and ``total_tolerance`` (reconcile census totals that differ by rounding).
+        Paths are relative to the file.
 
     Returns
     -------
@@ -85,6 +88,22 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         label=str(base / micro_path),
         source=micro_path,
     )
+    areas = None
+    if "areas" in doc:
+        entry = doc["areas"]
+        if not isinstance(entry, Mapping):
+            raise StudyError(
+                f"areas is a {type(entry).__name__}, not a table.",
+                file=label,
+                row=where("areas"),
+                fix='Write it as [areas] followed by path = "...".',
+            )
+        areas_path = _path_entry(entry, AREAS_KEYS, "[areas]", label=label, locate=lambda *k: where("areas", *k))
+        areas = Table(
+            read_table(base / areas_path, row=where("areas", "path"), config=label),
+            label=str(base / areas_path),
+            source=areas_path,
+        )
     return build_study(
         attributes,
         tables,
@@ -94,6 +113,7 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         total_tolerance=doc.get("total_tolerance"),
         config=label,
         locate=where,
+        areas=areas,
     )
 
 

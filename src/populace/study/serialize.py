@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from populace.errors import StudyError
-from populace.study.spec import Attribute, Marginal, Microdata, Study
+from populace.study.spec import Areas, Attribute, Marginal, Microdata, Study
 
 __all__ = ["FORMAT", "VERSION", "study_to_dict", "study_from_dict"]
 
@@ -39,7 +39,8 @@ def study_to_dict(study: Study) -> dict[str, Any]:
         levels, role, and phrases when declared), ``marginals`` (attributes, nested ``counts``,
         source), ``microdata`` (``shape``, flat row-major ``codes``,
         ``weights`` as ``None`` / one number / a list, ``weight_column``,
-        source) and ``meta`` when the study has any.
+        source), ``areas`` (predictor names, values per area, source) when the study has
+        an area table, and ``meta`` when the study has any.
     """
     micro = study.microdata
     weights = np.asarray(micro.weights, dtype=np.float64)
@@ -68,6 +69,12 @@ def study_to_dict(study: Study) -> dict[str, Any]:
             "source": micro.source,
         },
     }
+    if study.areas is not None:
+        out["areas"] = {
+            "names": list(study.areas.names),
+            "values": np.asarray(study.areas.values, dtype=np.float64).tolist(),
+            "source": study.areas.source,
+        }
     if study.meta:
         out["meta"] = dict(study.meta)
     return out
@@ -181,10 +188,23 @@ def _from_dict(d: Mapping[str, Any]) -> Study:
     microdata = Microdata(
         codes=codes, weights=weights, source=md.get("source"), weight_column=md.get("weight_column")
     )
+    areas = None
+    if d.get("areas") is not None:
+        geo = [a for a in attributes if a.role == "geography"]
+        values = np.asarray(d["areas"]["values"], dtype=np.float64)
+        names = tuple(d["areas"]["names"])
+        if not geo or values.shape != (geo[0].n_levels, len(names)):
+            raise StudyError(
+                f"the area table has values of shape {values.shape}, not (areas, {len(names)} predictors).",
+                file=_LABEL,
+                fix="Pass a dict produced by study_to_dict.",
+            )
+        areas = Areas(values=values, names=names, source=d["areas"].get("source"))
     return Study(
         attributes=attributes,
         marginals=tuple(marginals),
         microdata=microdata,
         name=d["name"],
         meta=dict(d.get("meta") or {}),
+        areas=areas,
     )

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Attribute", "Marginal", "Microdata", "Study"]
+__all__ = ["Areas", "Attribute", "Marginal", "Microdata", "Study"]
 
 AttributeType = Literal["ordinal", "nominal"]
 
@@ -92,14 +92,26 @@ class Microdata:
 
 
 @dataclass(frozen=True, eq=False)
+class Areas:
+    """Area-level predictors of the area effects: ``values[g, k]`` is predictor
+    ``names[k]`` in level ``g`` of the geography (raw; the model standardises them)."""
+
+    values: np.ndarray
+    names: tuple[str, ...]
+    source: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class Study:
-    """Census tables plus microdata over a fixed set of attributes."""
+    """Census tables plus microdata over a fixed set of attributes, and optionally an area
+    table of area-level predictors."""
 
     attributes: tuple[Attribute, ...]
     marginals: tuple[Marginal, ...]
     microdata: Microdata
     name: str = "study"
     meta: dict[str, Any] = field(default_factory=dict)
+    areas: Areas | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

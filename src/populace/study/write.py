@@ -24,8 +24,8 @@ def write_study(
 ) -> Path:
     """Write ``study`` as a study folder that :func:`load_study` reads back.
 
-    Marginals go to ``census_<a>__<b>.csv``, microdata to
-    ``microdata.csv``; existing files of those names are overwritten.
+    Marginals go to ``census_<a>__<b>.csv``, microdata to ``microdata.csv``, the area
+    table to ``areas.csv``; existing files of those names are overwritten.
 
     Parameters
     ----------
@@ -87,6 +87,12 @@ def write_study(
     lines += ["[microdata]", f"path = {_string(file)}"]
     if weight is not None:
         lines.append(f"weight = {_string(weight)}")
+    if study.areas is not None and study.geography is not None:
+        file = _unique("areas.csv", used)
+        geo = study.geography
+        rows = ([level, *(repr(float(x)) for x in study.areas.values[g])] for g, level in enumerate(geo.levels))
+        _write_csv(folder / file, [geo.name, *study.areas.names], rows)
+        lines += ["", "[areas]", f"path = {_string(file)}"]
 
     return write_text(folder / filename, "\n".join(lines) + "\n")
 

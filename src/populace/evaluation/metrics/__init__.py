@@ -33,6 +33,12 @@ Metrics (``score`` returns all of them)
     across draws (numpy's linear quantiles): ``cov90`` = share of cells with
     ``lo_c <= p_c <= hi_c``, ``width90`` = mean ``hi_c - lo_c``, ``cov_cells`` = number of
     cells. NaN with fewer than two draws.
+``cov90_free2``, ``area_cov90``, ``group_cov90``
+    Coverage where the census does not pin the answer (census cells are raked to, so
+    they cover by construction): the cells of 2-way tables that no census table holds,
+    the shares of each attribute without an area table inside each area, and outcome
+    shares inside groups; per table, attribute, area and group
+    (:mod:`~populace.evaluation.metrics.intervals`).
 ``srmse2_by_table``, ``srmse2_independence``
     SRMSE of every 2-way table, keyed ``"a×b"``, and what the product of P's own 1-D
     margins scores on it, so each table can be compared to the independence yardstick.
@@ -46,7 +52,8 @@ scoring a 14,000-row population against 20 draws takes well under a second.
 Modules
 -------
 ``scores`` :func:`score`; ``codes`` persona sets and populations as level codes;
-``distances`` SRMSE and TVD; ``coverage`` interval coverage across draws; ``downstream``
+``distances`` SRMSE and TVD; ``coverage`` interval coverage across draws; ``intervals``
+coverage where the census does not pin the answer; ``downstream``
 outcome shares by group; ``reference`` the population summaries a score reuses;
 ``cells`` counting codes over table cells.
 """
@@ -56,6 +63,7 @@ from populace.evaluation.metrics.codes import Personas, persona_codes, populatio
 from populace.evaluation.metrics.coverage import calibrated_coverage, interval_coverage
 from populace.evaluation.metrics.distances import srmse, tvd
 from populace.evaluation.metrics.downstream import Downstream, downstream_error
+from populace.evaluation.metrics.intervals import interval_metrics
 from populace.evaluation.metrics.scores import score
 
 __all__ = [
@@ -66,6 +74,7 @@ __all__ = [
     "tvd",
     "downstream_error",
     "interval_coverage",
+    "interval_metrics",
     "calibrated_coverage",
     "persona_codes",
     "population_codes",

@@ -14,6 +14,7 @@ from populace.evaluation.metrics.codes import Personas, persona_codes, populatio
 from populace.evaluation.metrics.coverage import coverage_metrics
 from populace.evaluation.metrics.distances import srmse, tvd
 from populace.evaluation.metrics.downstream import Downstream, downstream_check
+from populace.evaluation.metrics.intervals import group_checks, interval_metrics
 from populace.evaluation.metrics.reference import Reference
 from populace.study.spec import Microdata, Study
 
@@ -56,7 +57,11 @@ def score(
     dict
         Floats keyed by metric name, plus ``srmse2_by_table`` and
         ``srmse2_independence`` (dicts keyed ``"a×b"``), ``cov90_by_table`` (covered cells,
-        cells; keyed ``"a×b"``) and ``n_draws``.
+        cells; keyed ``"a×b"``), ``n_draws`` and, with two draws or more, the coverage
+        where the census does not pin the answer
+        (:mod:`populace.evaluation.metrics.intervals`: ``cov90_free2``, ``area_cov90``,
+        ``group_cov90`` for the downstream checks not grouped by the geography, and their
+        per-table, per-attribute, per-area and per-group detail).
     """
     pers = persona_codes(personas, study)
     pop = population_codes(population, study)
@@ -80,8 +85,11 @@ def score(
     out.update(coverage_metrics(pers, ref, interval=interval, min_share=min_share))
     out["cov90_by_table"] = {_table_key(t, names): v for t, v in out["cov90_by_table"].items()}
     out["n_draws"] = pers.n_draws
-    for check in downstream:
-        check = check if isinstance(check, Downstream) else Downstream(check[0], check[1], tuple(check[2]))
+    checks = tuple(c if isinstance(c, Downstream) else Downstream(c[0], c[1], tuple(c[2])) for c in downstream)
+    out.update(
+        interval_metrics(pers, pop, study, groups=group_checks(checks, study), interval=interval, min_share=min_share)
+    )
+    for check in checks:
         mae, skipped = downstream_check(pers, pop, study, check, per_draw=per_draw)
         out[check.key] = mae
         out[check.key + "_skipped_mass"] = skipped
