@@ -14,6 +14,7 @@ Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/anes.py --from ../shared/benchmarks/anes \\
         [--samples srs_f0.01_s0 biased_f0.01_s0] [--draws 200] [--out benchmarks/results/anes] [--fits DIR]
+        [--without-census pid7 polint trustgov govwaste biginterests]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import shlex  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -76,9 +78,12 @@ def state_errors(pers: Personas, pop: np.ndarray, study: Study) -> pd.DataFrame:
 
 
 def run(
-    bench: Benchmark, sample: str, *, draws: int, seed: int, fit_options: dict, save: Path | None, fits: Path | None = None
+    bench: Benchmark, sample: str, *, draws: int, seed: int, fit_options: dict, save: Path | None, fits: Path | None = None,
+    without: tuple[str, ...] = (),
 ) -> dict:
     study = bench.study(sample)
+    if without:  # withhold census tables, as no census publishes party or attitudes
+        study = replace(study, marginals=tuple(m for m in study.marginals if not set(m.attributes) & set(without)))
     pop = bench.population_codes()
     saved = fits / f"fit_{sample}.nc" if fits is not None else None
     if saved is not None and saved.exists():  # a fit made earlier (e.g. by --save-fits): score it
@@ -249,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results/anes")
     parser.add_argument("--save-fits", action="store_true", help="also save each fit as fit_SAMPLE.nc in --out")
     parser.add_argument("--fits", type=Path, help="score DIR/fit_SAMPLE.nc where it exists instead of fitting again")
+    parser.add_argument("--without-census", nargs="+", default=[], metavar="ATTR",
+                        help="drop every census table that holds one of these attributes")
     args = parser.parse_args(argv)
     bench = Benchmark.read(args.source)
     out = Path(args.out)
@@ -258,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         runs.append(
             run(bench, sample, draws=args.draws, seed=args.seed, fit_options=json.loads(args.fit_options),
-                save=out if args.save_fits else None, fits=args.fits)
+                save=out if args.save_fits else None, fits=args.fits,
+                without=tuple(args.without_census))
         )
         print(f"{sample}: done in {time.perf_counter() - t0:.0f} s, SRMSE2 {runs[-1]['res']['srmse2']:.3f}", flush=True)
     command = "OPENBLAS_NUM_THREADS=1 python benchmarks/anes.py " + shlex.join(sys.argv[1:] if argv is None else argv)

@@ -256,3 +256,29 @@ def test_a_fit_saved_before_census_concentration_rebuilds_the_shared_model(simul
     del mc["census_concentration"]
     old.attrs["populace_model_config"] = json.dumps(mc)
     assert model_from_fit(old).model_config["census_concentration"] == "joint"
+
+
+def test_added_chains_take_the_seeds_of_their_numbers():
+    from populace.inference.nutpie_chains import chain_seeds
+
+    assert chain_seeds(5, 2, first=2) == chain_seeds(5, 4)[2:]
+    assert chain_seeds(5, 2) == chain_seeds(5, 4)[:2]
+
+
+@pytest.mark.slow
+def test_fit_extends_itself_while_the_ess_target_is_missed(simulated):
+    """An unreachable ESS target: the fit adds one round of 2 chains (the cap is 4), says
+    so, and its chains are those of the seed; an exploratory run (draws < 500) is left alone."""
+    from populace.inference.fit import EXTEND_MIN_DRAWS
+    from populace.inference.nutpie_chains import chain_seeds
+
+    study, _ = simulated
+    sc = {"ess_target": 1e9, "max_chains": 4, "extend_seconds": 1e6}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = fit(study, model_config=CONFIG, draws=EXTEND_MIN_DRAWS, tune=100, seed=7, sampler_config=sc, warn=False)
+        short = fit(study, model_config=CONFIG, draws=EXTEND_MIN_DRAWS - 1, tune=100, seed=7, sampler_config=sc, warn=False)
+    assert f["posterior"].sizes["chain"] == 4 and f["sample_stats"].attrs["extended_rounds"] == 1
+    assert list(f["posterior"]["chain"].values) == [0, 1, 2, 3]
+    assert json.loads(f["sample_stats"].attrs["chain_seeds"]) == chain_seeds(7, 4)
+    assert short["posterior"].sizes["chain"] == 2 and "extended_rounds" not in short["sample_stats"].attrs

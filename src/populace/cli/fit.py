@@ -78,6 +78,13 @@ def run(args: argparse.Namespace) -> None:
     if args.method == "nuts":
         diag = inference.check_convergence(fitted, warn=False)
         print(f"convergence: {'ok' if diag.ok else 'PROBLEMS'}: {diag.to_text()}")
+        rounds = fitted["sample_stats"].attrs.get("extended_rounds")
+        if rounds:
+            chains = fitted["posterior"].sizes["chain"]
+            print(
+                f"extended: {int(rounds)} more round(s) of chains ({chains} chains in all) were sampled to reach "
+                "R-hat <= 1.01 and the ESS target (sampler_config max_chains / extend_seconds bound this)"
+            )
     else:
         advi = fitted["advi"].to_dataset()
         state = "loss plateaued" if advi.attrs["converged"] else "step limit reached before the loss plateaued"

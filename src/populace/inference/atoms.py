@@ -145,6 +145,9 @@ def draw_population(
     census = list(model.study.marginals) if rake_to_census else []
     if census:
         codes, weights = _seed_unreached(rng, sampler, model, codes, weights)
+    if census or pairs is not None:
+        codes, weights = _merge_duplicates(codes, weights, s.joint_shape)
+    if census:
         result = rake(codes[:, cols], weights, census, names, tol=RAKE_TOL, max_iter=RAKE_SWEEPS, levels=levels)
         weights = result.weights
     log_alpha, gap = np.zeros(0), 0.0
@@ -164,6 +167,15 @@ def draw_population(
         elif census:
             result = paired
     return Population(codes, weights / weights.sum(), m, dropped, result, log_alpha, gap)
+
+
+def _merge_duplicates(codes: np.ndarray, weights: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """One record per distinct cell, with the summed weight (about a fifth fewer records on
+    anes 1 %): raking a discrete measure does not depend on how a cell's mass is split."""
+    keys = np.ravel_multi_index(codes.astype(np.int64).T, shape)
+    uniq, inv = np.unique(keys, return_inverse=True)
+    merged = np.bincount(inv.reshape(-1), weights=weights, minlength=len(uniq))
+    return np.column_stack(np.unravel_index(uniq, shape)).astype(codes.dtype), merged
 
 
 def _dirichlet(rng: np.random.Generator, n: np.ndarray) -> np.ndarray:

@@ -97,9 +97,10 @@ def rake(
     names = list(names)
     total = marginals[0].total
     cells, targets, unreached = [], [], []
-    for m in marginals:
+    index = np.empty((len(marginals), len(codes)), dtype=np.int32)  # (tables, records): each record's cell
+    for k, m in enumerate(marginals):
         cols = [names.index(a) for a in m.attributes]
-        idx = np.ravel_multi_index(codes[:, cols].T, m.counts.shape)
+        idx = index[k] = np.ravel_multi_index(codes[:, cols].T, m.counts.shape)
         t = np.ravel(m.counts).astype(float) * (total / m.total)
         cells.append(idx)
         targets.append(t)
@@ -110,7 +111,6 @@ def rake(
                 f"{a}={levels[c][k] if levels is not None else k}" for a, c, k in zip(m.attributes, cols, where, strict=True)
             ]
             unreached.append(f"{m.source or '×'.join(m.attributes)}: {', '.join(labels)} (count {m.counts[where]:g})")
-    index = np.stack(cells).astype(np.int32)  # (tables, records): each record's cell
     offsets = np.concatenate([[0], np.cumsum([t.size for t in targets])]).astype(np.int64)
     flat = np.concatenate(targets)
     scratch = np.empty_like(flat)

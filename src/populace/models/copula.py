@@ -394,7 +394,7 @@ class CopulaModel:
         lam = xp.concatenate(rows, axis=0)
         return lam @ lam.T
 
-    def logp_given_area(self, logps: tuple[list[Any], list[Any]], geo: np.ndarray, codes: np.ndarray, xp: Any) -> Any:
+    def logp_given_area(self, logps: Logps, geo: np.ndarray, codes: np.ndarray, xp: Any) -> Any:
         """``log P(x_obs | area)`` of patterns with known area, shape (R,).
 
         The area's copula (margins pinned per area) gives the area attributes ``D``;
@@ -430,7 +430,7 @@ class CopulaModel:
         t3 = cells.pattern_logp(logps.national, s.n_levels, zero, codes_d, self.log_w, xp, n_geo=1)
         return t1 + t2 - t3
 
-    def table_logp(self, logps: tuple[list[Any], list[Any]], log_geo: Any, table: CensusTable, xp: Any) -> Any | None:
+    def table_logp(self, logps: Logps, log_geo: Any, table: CensusTable, xp: Any) -> Any | None:
         """``log P(cell)`` of every cell of a census table (C order of its axes), or None.
 
         For a table of area attributes (and maybe the area), or of any attributes when
@@ -482,7 +482,7 @@ class CopulaModel:
             cells_ = xp.sum(acc.reshape((n_g * q_n, -1)), axis=0)
         return xp.log(xp.maximum(cells_, 1e-300))
 
-    def patterns_logp(self, logps: tuple[list[Any], list[Any]], log_geo: Any, pat: Patterns, xp: Any) -> Any:
+    def patterns_logp(self, logps: Logps, log_geo: Any, pat: Patterns, xp: Any) -> Any:
         """``log P(pattern)``, area share included, shape (R,).
 
         Sums over the areas where a pattern does not give its area, and over the levels

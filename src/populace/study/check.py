@@ -59,15 +59,20 @@ def check_study(study: Study) -> StudyReport:
     for j, a in enumerate(study.attributes):
         tables = census_tables_of(study, a.name)
         kind = origin[a.name].kind
+        per_area = geo is not None and any(geo.name in t.attributes for t in tables)
         if a.role == "geography":
             how = "geography; area sizes from " + (_names(tables) if tables else "the sample (no census table)")
+            if study.areas is not None:
+                how += f"; area predictors {', '.join(study.areas.names)} from {study.areas.source or 'the area table'}"
         elif not tables:
             how = f"{kind}: no census table, margin and dependence learned from the sample only"
             free.append(a.name)
-        elif geo is not None and any(geo.name in t.attributes for t in tables):
+        elif per_area:
             how = f"{kind}: per area by " + _names(tables) + "; other dependence learned from the sample"
         else:
             how = f"{kind}: nationally by " + _names(tables) + "; other dependence learned from the sample"
+        if geo is not None and a.role != "geography" and not per_area and geo.n_levels > 1:
+            how += "; its areas differ by partially pooled area effects"
         report.attributes.append(f"  {a.name} ({a.type}, {a.n_levels} levels): {how}")
         missing = float((codes[:, j] < 0).mean()) if n else 0.0
         if missing > MISSING_WARN:

@@ -132,6 +132,8 @@ def _area_coverage(
     pinned = {i for h in census_tables(study) if g in h for i in h}
     n_area = np.bincount(pop[:, g], minlength=shape[g])
     big = n_area >= min_group
+    if not big.any():
+        return {"areas_scored": 0}
     by_attr: dict[str, float] = {}
     mae: dict[str, float] = {}
     national_mae: dict[str, float] = {}
