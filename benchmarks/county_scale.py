@@ -19,7 +19,7 @@ would), then one posterior draw of the population and its personas written per a
 Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/county_scale.py --from ../shared/benchmarks/anes \\
-        [--areas 49 500 3000] [--replicate 20] [--out benchmarks/results/county_scale.md]
+        [--areas 49 500 3000] [--replicate 20] [--timeout 1800] [--out benchmarks/results/county_scale.md]
 """
 
 from __future__ import annotations
@@ -130,33 +130,8 @@ def _child(study: str, out: str) -> None:
     }))  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--from", dest="source", type=Path, help="the shared anes benchmark folder")
-    parser.add_argument("--areas", type=int, nargs="+", default=[49, 500, 3000])
-    parser.add_argument("--replicate", type=int, default=20)
-    parser.add_argument("--out", default="benchmarks/results/county_scale.md")
-    parser.add_argument("--child", nargs=2, metavar=("STUDY", "OUT"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        _child(*args.child)
-        return 0
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for areas in args.areas:
-            pop, levels = county_population(args.source, areas, args.replicate)
-            study = write_study(pop, levels, Path(tmp) / f"areas{areas}")
-            t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, __file__, "--child", str(study), tmp], capture_output=True, text=True)
-            wall = time.perf_counter() - t0
-            if proc.returncode:
-                print(proc.stderr[-3000:], file=sys.stderr)
-                return proc.returncode
-            res = json.loads(proc.stdout.strip().splitlines()[-1])
-            res.update(areas=areas, people=len(pop), sample=int(round(0.01 * len(pop))), wall_s=wall)
-            rows.append(res)
-            print(json.dumps(res), flush=True)
-    command = "OPENBLAS_NUM_THREADS=1 python benchmarks/county_scale.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+def _write_table(rows: list[dict], out: str, command: str) -> None:
+    """The Markdown table of the cases run so far."""
     lines = [
         "# Area effects at county scale",
         "",
@@ -169,13 +144,54 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        if "timed_out" in r:
+            lines.append(f"| {r['areas']:,} | {r['people']:,} | {r['sample']:,} | not done in {r['timed_out']:.0f} s | | | | | | |")
+            continue
         lines.append(
             f"| {r['areas']:,} | {r['people']:,} | {r['sample']:,} | {r['fit_s']:.0f} | {r['rss_fit_mb']:.0f} | "
             f"{r['rhat']:.3f} | {r['ess_bulk']:.0f} / {r['ess_tail']:.0f} | {r['divergences']} | {r['generate_s']:.0f} | {r['rss_mb']:.0f} |"
         )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(Path(args.out)) as tmp:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(Path(out)) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--from", dest="source", type=Path, help="the shared anes benchmark folder")
+    parser.add_argument("--areas", type=int, nargs="+", default=[49, 500, 3000])
+    parser.add_argument("--replicate", type=int, default=20)
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds a case may take (fit and generation)")
+    parser.add_argument("--out", default="benchmarks/results/county_scale.md")
+    parser.add_argument("--child", nargs=2, metavar=("STUDY", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(*args.child)
+        return 0
+    rows: list[dict] = []
+    command = "OPENBLAS_NUM_THREADS=1 python benchmarks/county_scale.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        for areas in args.areas:
+            pop, levels = county_population(args.source, areas, args.replicate)
+            study = write_study(pop, levels, Path(tmp) / f"areas{areas}")
+            t0 = time.perf_counter()
+            try:
+                proc = subprocess.run([sys.executable, __file__, "--child", str(study), tmp], capture_output=True, text=True,
+                                      timeout=args.timeout)
+            except subprocess.TimeoutExpired:  # a row that says so, not a missing one
+                rows.append(dict(areas=areas, people=len(pop), sample=int(round(0.01 * len(pop))), timed_out=args.timeout))
+                print(json.dumps(rows[-1]), flush=True)
+                _write_table(rows, args.out, command)
+                continue
+            wall = time.perf_counter() - t0
+            if proc.returncode:
+                print(proc.stderr[-3000:], file=sys.stderr)
+                return proc.returncode
+            res = json.loads(proc.stdout.strip().splitlines()[-1])
+            res.update(areas=areas, people=len(pop), sample=int(round(0.01 * len(pop))), wall_s=wall)
+            rows.append(res)
+            print(json.dumps(res), flush=True)
+            _write_table(rows, args.out, command)  # after each case: a long one can be stopped
     return 0
 
 

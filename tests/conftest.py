@@ -7,6 +7,8 @@ import warnings
 
 import pytest
 
+from populace.inference.diagnostics import ConvergenceWarning
+
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
@@ -26,5 +28,5 @@ def simulated_fit(simulated):
 
     study, _ = simulated
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short test fits
         return fit(study, model_config=CONFIG, draws=400, tune=400, chains=2, seed=11, warn=False)

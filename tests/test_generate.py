@@ -194,3 +194,44 @@ def test_partitioned_dataset_is_the_same_on_a_dask_cluster(simulated_fit, tmp_pa
         a = back[back["draw"].astype(int) == d]["age"].astype(str).to_numpy()
         b = one[one["draw"] == d]["age"].astype(str).to_numpy()
         assert (a == b).all()
+
+
+def test_every_draw_records_its_approximations_in_memory_and_in_the_streamed_file(simulated_fit, personas, tmp_path):
+    """Per draw: the stick-breaking mass the truncation dropped (random, so it differs between
+    draws, and small), the raking sweeps, the margin solvers' gap; the streamed file records
+    the same in its footer."""
+    from populace.inference import write_personas
+    from populace.models.copula import MARGIN_GAP_TOL
+    from populace.personas import read_metadata
+
+    a = personas.attrs
+    dropped = np.array(a["stick_breaking_dropped_mass"])
+    assert dropped.shape == (DRAWS,) and len(np.unique(dropped)) == DRAWS
+    # E[dropped] <= atoms.TAIL (1e-6), so by Markov P(dropped > 1e-3) <= 1e-3 per draw
+    assert ((dropped >= 0) & (dropped < 1e-3)).all() and a["stick_breaking_dropped_mass_max"] == dropped.max()
+    assert len(a["raking_sweeps"]) == DRAWS and min(a["raking_sweeps"]) >= 1
+    assert a["draws_not_raked_to_convergence"] == 0
+    assert max(a["margin_gap"]) <= MARGIN_GAP_TOL
+    path, _ = write_personas(simulated_fit, tmp_path / "p.parquet", N, draws=DRAWS, seed=5)
+    meta = read_metadata(path)
+    for key in ("stick_breaking_dropped_mass", "raking_sweeps", "margin_gap", "pair_gap", "draws_not_raked_to_convergence"):
+        assert meta[key] == a[key], key
+    assert "study" in meta
+
+
+def test_draws_do_not_share_randomness(personas):
+    """Each posterior draw's personas use their own seed (seed, draw, chunk). Two draws with
+    independent randomness agree on a whole persona at position i with probability
+    q = sum_c f_a(c) f_b(c) (f the draws' cell shares); a shared seed makes them agree far
+    more often (the records are in cell order, so the same uniforms pick the same cells).
+    Binomial z below 4.5 for each consecutive pair."""
+    codes = np.stack([personas[name].values for name in personas.data_vars], axis=-1).astype(np.int64)
+    shape = tuple(int(codes[..., j].max()) + 1 for j in range(codes.shape[-1]))
+    cells = np.ravel_multi_index(np.moveaxis(codes, -1, 0), shape)  # (draw, persona)
+    for d in range(DRAWS - 1):
+        a, b = cells[d], cells[d + 1]
+        f_a = np.bincount(a, minlength=int(np.prod(shape))) / N
+        f_b = np.bincount(b, minlength=int(np.prod(shape))) / N
+        q = float(f_a @ f_b)
+        agree = int((a == b).sum())
+        assert (agree - N * q) / np.sqrt(N * q * (1 - q)) < 4.5, (d, agree, N * q)

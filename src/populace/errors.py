@@ -58,6 +58,10 @@ class PopulaceWarning(UserWarning):
     """Base class of every warning populace emits on purpose (the CLI prints each as one line)."""
 
 
+class SolverWarning(PopulaceWarning):
+    """A margin solver stopped at its iteration cap: a margin misses its target share."""
+
+
 class StudyWarning(PopulaceWarning):
     """A study loads, but something in it was changed or deserves a look (named in the message)."""
 

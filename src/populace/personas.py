@@ -15,7 +15,7 @@ import xarray as xr
 from populace.atomic import atomic_path
 from populace.study.spec import Study
 
-__all__ = ["persona_dataset", "to_frame", "to_parquet", "write_parquet_stream", "read_parquet"]
+__all__ = ["persona_dataset", "to_frame", "to_parquet", "write_parquet_stream", "read_parquet", "read_metadata"]
 
 
 def persona_dataset(
@@ -110,6 +110,7 @@ def write_parquet_stream(
     partition_columns: tuple[str, ...] = (),
     extra_fields: Sequence[Any] = (),
     extra_columns: Callable[[int, Mapping[str, np.ndarray]], Sequence[Any]] | None = None,
+    closing_attrs: Callable[[], Mapping[str, object]] | None = None,
 ) -> tuple[Path, int]:
     """Write persona chunks to one Parquet file, one row group per chunk, atomically.
 
@@ -130,6 +131,10 @@ def write_parquet_stream(
         More columns after the attributes (a persona library's ``persona_id`` and ``text``):
         their ``pyarrow`` fields, and a function of ``(draw, codes)`` giving one array per
         field for that chunk.
+    closing_attrs
+        Called once every chunk is written: more attrs, known only then (what each
+        posterior draw recorded), kept in the file's footer under ``populace_closing``
+        (:func:`read_metadata` joins both).
 
     Returns
     -------
@@ -160,7 +165,20 @@ def write_parquet_stream(
                 cols += list(extra_columns(draw, codes))
             writer.write_table(pa.Table.from_arrays(cols, schema=schema))
             rows += n
+        if closing_attrs is not None:
+            writer.add_key_value_metadata({"populace_closing": json.dumps({k: _jsonable(v) for k, v in closing_attrs().items()})})
     return path, rows
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The populace attrs of a persona Parquet file: those written with the schema and those
+    written when it closed (per-draw records of a streamed file)."""
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(path)
+    out = json.loads((f.schema_arrow.metadata or {}).get(b"populace", b"{}"))
+    closing = (f.metadata.metadata or {}).get(b"populace_closing")
+    return out | (json.loads(closing) if closing else {})
 
 
 def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:

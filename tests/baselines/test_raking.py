@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from tests.baselines._toy_study import toy_study
 
 from populace.baselines.raking import RakingGenerator, rake
+from populace.inference.ipf import RakingWarning
 from populace.study.spec import Marginal
 
 
@@ -39,8 +41,10 @@ def test_rake_hits_every_census_table() -> None:
 def test_rake_flags_a_census_cell_the_sample_lacks() -> None:
     codes = np.array([[0, 0], [0, 1], [1, 0]])  # no row in cell (1, 1)
     m = Marginal(("r", "c"), np.array([[1.0, 1.0], [1.0, 1.0]]))
-    res = rake(codes, np.ones(3), [m], ["r", "c"], max_iter=20)
+    with pytest.warns(RakingWarning, match="no record reaches"):
+        res = rake(codes, np.ones(3), [m], ["r", "c"], max_iter=20)
     assert not res.converged and res.max_error > 0.1
+    assert res.n_iter == 20
 
 
 def test_raking_generator_reproduces_margins() -> None:

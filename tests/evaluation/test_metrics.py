@@ -122,3 +122,17 @@ def test_per_draw_averages_draw_scores() -> None:
     ds = as_personas(study, [d1, d2])
     assert score(ds, pop, None, study)["tvd_joint"] == pytest.approx(0.0)
     assert score(ds, pop, None, study, per_draw=True)["tvd_joint"] == pytest.approx(0.1)
+
+
+def test_cov90_pools_cells_not_tables() -> None:
+    """cov90 is the share of covered cells over every 2-way table, so a table counts by its
+    cells: a 4-cell table covered and two 10-cell tables missed give 4 / 24, not 1 / 3."""
+    pop = np.array([(a, b, c) for a in range(2) for b in range(2) for c in range(5) for _ in range(3)])
+    study = make_study({"a": 2, "b": 2, "c": 5}, pop)
+    # a x b exactly uniform in every draw; c always its first level (a x c, b x c missed)
+    pers = pop.copy()
+    pers[:, 2] = 0
+    res = score(as_personas(study, [pers, pers, pers]), pop, None, study)
+    by_table = res["cov90_by_table"]
+    assert res["cov_cells"] == 24 and sum(n for _, n in by_table.values()) == 24
+    assert res["cov90"] == pytest.approx(4 / 24)

@@ -15,6 +15,7 @@ from scipy import stats
 
 from populace.inference import fit, sample_personas
 from populace.study.spec import Attribute, Marginal, Microdata, Study
+from populace.inference.diagnostics import ConvergenceWarning
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,7 @@ def _study(pop: np.ndarray, rng: np.random.Generator) -> Study:
 def _area_intervals(study: Study, area_effects: bool) -> np.ndarray:
     """(draws, areas) vote shares of the personas."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short test fits
         f = fit(
             study,
             # No Dirichlet or pair layer: with 600 rows over 288 joint cells the sample's

@@ -12,6 +12,7 @@ import pytest
 
 from populace.inference import fit, sample_personas
 from populace.study.spec import Attribute, Marginal, Microdata, Study
+from populace.inference.diagnostics import ConvergenceWarning
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,7 @@ def areas_fit():
     study = Study(ATTRS, (Marginal(("area", "age"), area_age), Marginal(("vote",), vote)), Microdata(rows, np.ones(600)))
     truth = np.array([pop[pop[:, 0] == g, 2].mean() for g in range(len(YOUNG))])
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short test fits
         f = fit(study, model_config={"factors": 1, "quadrature_nodes": 9}, draws=300, tune=300, chains=2, seed=3, warn=False)
     return f, truth, vote[1] / vote.sum()
 

@@ -92,3 +92,57 @@ def test_rake_names_a_census_cell_no_record_reaches():
     with pytest.warns(RakingWarning, match=r"t.csv: r=y, c=b \(count 1\)"):
         res = rake(np.array([[0, 0], [0, 1], [1, 0]]), np.ones(3), [m], ["r", "c"], max_iter=20, levels=[("x", "y"), ("a", "b")], warn=True)
     assert not res.converged and res.unreached == ("t.csv: r=y, c=b (count 1)",)
+
+
+@pytest.mark.parametrize("alpha", [1.5, 40.0])
+def test_stick_breaking_weights_have_the_dirichlet_process_law(alpha):
+    """E[w_k] = a b^(k-1) with a = 1 / (1 + alpha), b = alpha / (1 + alpha); the first m
+    weights' squares sum to E = sum_k E[V^2] E[(1 - V)^2]^(k-1), E[V^2] = 2 / ((1 + alpha)
+    (2 + alpha)), E[(1 - V)^2] = alpha / (2 + alpha); the mass left is b^m on average.
+    z-scores over 20,000 draws (CLT), each below 4.5 (about 1e-5 two-sided per check)."""
+    from populace.inference.atoms import stick_breaking
+
+    rng = np.random.default_rng(7)
+    m, reps = 8, 20_000
+    out = [stick_breaking(rng, alpha, m) for _ in range(reps)]
+    w = np.array([o[0] for o in out])
+    rest = np.array([o[1] for o in out])
+    a, b = 1 / (1 + alpha), alpha / (1 + alpha)
+    k = np.arange(m)
+
+    def z(values, expected):
+        return (values.mean(axis=0) - expected) / (values.std(axis=0) / np.sqrt(reps))
+
+    assert np.abs(z(w, a * b**k)).max() < 4.5
+    e_sq = (2 / ((1 + alpha) * (2 + alpha)) * (alpha / (2 + alpha)) ** k).sum()
+    assert abs(z((w**2).sum(axis=1), e_sq)) < 4.5
+    assert abs(z(rest, b**m)) < 4.5
+    np.testing.assert_allclose(w.sum(axis=1) + rest, 1.0, rtol=1e-12)
+
+
+def test_completion_keeps_the_observed_values_and_draws_the_rest_from_the_matches():
+    """An incomplete pattern is completed from the records that share its observed values,
+    in proportion to their weight: every completed row keeps them, and the other
+    attributes' shares among the completed rows are those of the weighted matches (z < 4.5,
+    binomial se over the completed rows)."""
+    from types import SimpleNamespace
+
+    from populace.inference.atoms import _complete
+    from populace.inference.sampler import CopulaSampler
+
+    rng = np.random.default_rng(3)
+    sampler = CopulaSampler(area_model(), PARAMS)
+    codes = sampler.draw(rng, 20_000)
+    p0 = rng.dirichlet(np.ones(len(codes)))
+    k = 4000
+    # internal columns: 0 the area, then age, race, party, faith
+    inc = SimpleNamespace(geo=np.array([-1, 1]), codes=np.array([[2, -1, -1, -1], [-1, 0, -1, 1]]), counts=np.array([k, k], float))
+    out, n = _complete(rng, sampler, codes, p0, inc)
+    assert out.shape == (2 * k, codes.shape[1]) and np.allclose(n, 1.0)
+    first, second = out[:k], out[k:]
+    assert (first[:, 1] == 2).all()
+    assert (second[:, 0] == 1).all() and (second[:, 2] == 0).all() and (second[:, 4] == 1).all()
+    for rows, match, col in ((first, codes[:, 1] == 2, 3), (second, (codes[:, 0] == 1) & (codes[:, 2] == 0) & (codes[:, 4] == 1), 1)):
+        q = np.bincount(codes[match, col], weights=p0[match], minlength=3) / p0[match].sum()
+        got = np.bincount(rows[:, col], minlength=3) / len(rows)
+        assert (np.abs(got - q) < 4.5 * np.sqrt(q * (1 - q) / len(rows)) + 1e-12).all(), (got, q)

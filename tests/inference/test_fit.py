@@ -10,6 +10,7 @@ import xarray as xr
 from populace.errors import FitError
 from populace.inference import fit
 from tests.simulated import CONFIG
+from populace.inference.diagnostics import ConvergenceWarning
 
 
 def test_unknown_method_and_sampler_are_clear_errors(simulated):
@@ -52,7 +53,7 @@ def test_same_seed_same_fit_file_content(simulated, tmp_path):
 
     study, _ = simulated
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short test fits
         a = fit(study, model_config=CONFIG, draws=30, tune=30, chains=1, seed=3, warn=False)
         b = fit(study, model_config=CONFIG, draws=30, tune=30, chains=1, seed=3, warn=False)
     ca, cb = _content(load_fit(save_fit(a, tmp_path / "a.nc"))), _content(load_fit(save_fit(b, tmp_path / "b.nc")))
@@ -147,7 +148,7 @@ def test_pymc_sampler_runs_and_finds_the_dependence(simulated):
     the recovery test of the default (nutpie) fit."""
     study, _ = simulated
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short test fits
         f = fit(study, sampler="pymc", model_config=CONFIG, draws=150, tune=150, chains=1, seed=2, warn=False)
     assert f["sample_stats"].attrs["inference_library"] == "pymc"
     gram = f["posterior"]["loading_gram"]
@@ -219,10 +220,11 @@ def test_personas_from_an_advi_fit_follow_the_census(advi_fit, simulated):
 _FIT_HASH = """
 import hashlib, warnings
 import populace
+from populace.inference.diagnostics import ConvergenceWarning
 from tests.simulated import CONFIG, simulated_study
 study, _ = simulated_study()
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
+    warnings.simplefilter("ignore", ConvergenceWarning)  # short test fits
     f = populace.fit(study, model_config=CONFIG, draws=50, tune=50, chains=1, seed=3, warn=False)
 print(hashlib.sha256(f["posterior"]["loading_gram"].values.tobytes()).hexdigest())
 """
@@ -275,7 +277,7 @@ def test_fit_extends_itself_while_the_ess_target_is_missed(simulated):
     study, _ = simulated
     sc = {"ess_target": 1e9, "max_chains": 4, "extend_seconds": 1e6}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short test fits
         f = fit(study, model_config=CONFIG, draws=EXTEND_MIN_DRAWS, tune=100, seed=7, sampler_config=sc, warn=False)
         short = fit(study, model_config=CONFIG, draws=EXTEND_MIN_DRAWS - 1, tune=100, seed=7, sampler_config=sc, warn=False)
     assert f["posterior"].sizes["chain"] == 4 and f["sample_stats"].attrs["extended_rounds"] == 1

@@ -8,6 +8,7 @@ import pytest
 
 from populace.inference import check_convergence, fit, sample_personas
 from populace.study.spec import Attribute, Marginal, Microdata, Study
+from populace.inference.diagnostics import ConvergenceWarning
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ def test_area_shares_are_learned_with_binomial_uncertainty():
     census = (Marginal(("age",), np.bincount(age, minlength=3).astype(float)),)
     study = Study(ATTRS, census, Microdata(np.column_stack([area, age])[rows], np.full(n, n_pop / n)), name="areas")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short test fits
         f = fit(study, model_config={"factors": 1}, draws=200, tune=300, chains=2, seed=3, warn=False)
     d = check_convergence(f, warn=False)
     assert d.max_rhat < 1.05 and d.divergences == 0, d.to_text()

@@ -9,6 +9,7 @@ from populace.inference import fit, sample_personas
 from populace.inference.sampler import CopulaSampler
 from populace.models.copula import CopulaModel
 from populace.study.spec import Attribute, Marginal, Microdata, Study
+from populace.inference.diagnostics import ConvergenceWarning
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +62,7 @@ def wide():
     sample = pop[rng.choice(len(pop), 400, replace=False)]
     study = Study(attrs, _tables(pop, attrs), Microdata(sample, np.ones(400)), name="wide")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short test fits
         f = fit(study, model_config={"factors": 1, "quadrature_nodes": 7}, draws=40, tune=60, chains=1, seed=2, warn=False)
     return study, f
 

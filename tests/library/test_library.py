@@ -157,7 +157,7 @@ def test_cli_library(simulated_fit, tmp_path: Path, capsys) -> None:
 
 def test_card_sample_figures_follow_unequal_weights(simulated_fit, simulated, tmp_path: Path) -> None:
     """With unequal weights the Kish effective n is below n, and the card must say so."""
-    from populace.library.build import LibraryInfo
+    from populace.library.info import LibraryInfo
     from populace.library.datacard import card_numbers
     from populace.study.serialize import study_from_dict, study_to_dict
     from populace.study.spec import Microdata, Study

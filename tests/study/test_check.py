@@ -173,3 +173,21 @@ def test_cli_check_prints_the_report(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "attributes (what pins each margin):" in out
     assert "partyid (ordinal, 7 levels): census-margin: nationally by census_partyid.csv" in out
     assert main(["check", str(tmp_path / "nope.toml")]) == 2
+
+
+def test_bias_warnings_are_family_wise_over_many_pinned_attributes() -> None:
+    """Six census-pinned attributes of simple random samples: Bonferroni keeps the chance of
+    one or more bias warnings at or below BIAS_P (about 0.049 here); testing each attribute
+    at BIAS_P would warn 1 - 0.95^6 = 26 % of the time. Over 400 samples, the count above
+    0.05 + 4.5 binomial sd (0.099) would say the correction is missing."""
+    rng = np.random.default_rng(5)
+    size, k = 50_000, 6
+    names = [f"x{j}" for j in range(k)]
+    pop = pd.DataFrame({c: rng.choice(["a", "b", "c"], size=size, p=[0.2, 0.3, 0.5]) for c in names})
+    attrs = {c: {"type": "nominal", "levels": ["a", "b", "c"]} for c in names}
+    tables = [pop.groupby(c).size().reindex(["a", "b", "c"], fill_value=0).rename("count").reset_index() for c in names]
+    reps, warned = 400, 0
+    for _ in range(reps):
+        s = pop.sample(200, random_state=int(rng.integers(2**31)))
+        warned += any("unrepresentative" in w for w in check_study(make_study(attrs, tables, s)).warnings)
+    assert warned / reps <= BIAS_P + 4.5 * np.sqrt(BIAS_P * (1 - BIAS_P) / reps), warned

@@ -164,7 +164,8 @@ def _optimise(
         eps = rng.standard_normal(n_dim)
         logp, grad = logp_fn(mu + sigma * eps)
         grad = np.asarray(grad, dtype=float)
-        loss = -(float(logp) + float(np.log(sigma).sum()))
+        with np.errstate(divide="ignore", invalid="ignore"):  # a diverged step: reported below
+            loss = -(float(logp) + float(np.log(sigma).sum()))
         if not math.isfinite(loss):
             raise FloatingPointError(f"NaN or infinite loss at step {n}")
         losses[n] = loss

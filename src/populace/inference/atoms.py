@@ -36,7 +36,7 @@ from populace.inference.sampler import CopulaSampler
 from populace.models.copula import CopulaModel
 from populace.study.spec import Marginal
 
-__all__ = ["Population", "draw_population", "atoms_for_tail"]
+__all__ = ["Population", "draw_population", "atoms_for_tail", "stick_breaking"]
 
 #: Default bound on the expected stick-breaking mass dropped per draw.
 TAIL = 1e-6
@@ -76,6 +76,9 @@ class Population:
     #: relative to the total (the targets of different pairs need not agree exactly).
     pair_log_alpha: np.ndarray = field(default_factory=lambda: np.zeros(0))
     pair_gap: float = 0.0
+    #: The largest gap between a solved margin of the copula and its target share
+    #: (:meth:`CopulaModel.margin_gap`): beyond ``MARGIN_GAP_TOL`` a solver stopped short.
+    margin_gap: float = 0.0
 
 
 def atoms_for_tail(alpha: float, tail: float = TAIL) -> int:
@@ -119,10 +122,7 @@ def draw_population(
     if model.model_config["dirichlet"]:
         alpha = float(np.exp(np.asarray(params["log_concentration"], float)))
         m = min(atoms_for_tail(alpha, tail), max_atoms)
-        v = rng.beta(1.0, alpha, size=m)
-        log_rest = np.cumsum(np.log1p(-v))
-        w1 = v * np.exp(np.concatenate([[0.0], log_rest[:-1]]))
-        dropped = float(np.exp(log_rest[-1]))
+        w1, dropped = stick_breaking(rng, alpha, m)
         atoms = sampler.draw(rng, m)
         w1 = w1 / w1.sum()
         n_total = float(n.sum() + s.incomplete.counts.sum())
@@ -148,7 +148,7 @@ def draw_population(
     if census or pairs is not None:
         codes, weights = _merge_duplicates(codes, weights, s.joint_shape)
     if census:
-        result = rake(codes[:, cols], weights, census, names, tol=RAKE_TOL, max_iter=RAKE_SWEEPS, levels=levels)
+        result = rake(codes[:, cols], weights, census, names, tol=RAKE_TOL, max_iter=RAKE_SWEEPS, levels=levels, warn=False)
         weights = result.weights
     log_alpha, gap = np.zeros(0), 0.0
     if pairs is not None and rake_to_census:
@@ -158,15 +158,24 @@ def draw_population(
         # Pair targets first, census tables last: each sweep ends on the census, and a
         # last census-only raking makes it exact where the pairs' targets disagree.
         tables = [Marginal(ab, t * total) for ab, t in zip(pairs.names, targets, strict=True)]
-        paired = rake(codes[:, cols], weights * total, tables + census, names, tol=RAKE_TOL, max_iter=PAIR_SWEEPS, levels=levels)
+        paired = rake(codes[:, cols], weights * total, tables + census, names, tol=RAKE_TOL, max_iter=PAIR_SWEEPS, levels=levels, warn=False)
         weights = paired.weights
         gap = paired.max_error
         if census and not paired.converged:
-            result = rake(codes[:, cols], weights, census, names, tol=RAKE_TOL, max_iter=RAKE_SWEEPS, levels=levels)
+            result = rake(codes[:, cols], weights, census, names, tol=RAKE_TOL, max_iter=RAKE_SWEEPS, levels=levels, warn=False)
             weights = result.weights
         elif census:
             result = paired
-    return Population(codes, weights / weights.sum(), m, dropped, result, log_alpha, gap)
+    return Population(codes, weights / weights.sum(), m, dropped, result, log_alpha, gap, sampler.margin_gap)
+
+
+def stick_breaking(rng: np.random.Generator, alpha: float, m: int) -> tuple[np.ndarray, float]:
+    """The first ``m`` stick-breaking weights of ``DP(alpha)``, ``w_k = V_k prod_{i<k} (1 - V_i)``
+    with ``V_k ~ Beta(1, alpha)``, and the mass they leave, ``prod_{k<=m} (1 - V_k)``."""
+    v = rng.beta(1.0, alpha, size=m)
+    log_rest = np.cumsum(np.log1p(-v))
+    w = v * np.exp(np.concatenate([[0.0], log_rest[:-1]]))
+    return w, float(np.exp(log_rest[-1]))
 
 
 def _merge_duplicates(codes: np.ndarray, weights: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

@@ -12,12 +12,12 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from populace.errors import FitError
+from populace.errors import FitError, SolverWarning
 from populace.inference.advi import fit_advi
 from populace.inference.diagnostics import ConvergenceWarning, check_convergence
 from populace.inference.io import FIT_FORMAT
 from populace.inference.nutpie_chains import BACKENDS
-from populace.models.copula import CopulaModel
+from populace.models.copula import MARGIN_GAP_TOL, CopulaModel
 from populace.study.serialize import study_to_dict
 from populace.study.spec import Study
 
@@ -112,6 +112,7 @@ def fit(
         tree = _advi(pm_model, sc, seed)
     elapsed = time.perf_counter() - t0
     tree = _attach(tree, model, seed=seed, elapsed=elapsed)
+    _audit_margins(tree, model)
     if method == "nuts":
         check_convergence(tree, warn=warn)
     return tree
@@ -264,6 +265,29 @@ def _attach(tree: xr.DataTree, model: CopulaModel, *, seed: int | None, elapsed:
         }
     )
     return tree
+
+
+#: Posterior draws whose solved margins a fit checks (spread over the chains).
+AUDIT_DRAWS = 8
+
+
+def _audit_margins(tree: xr.DataTree, model: CopulaModel) -> None:
+    """Check the margin solvers at :data:`AUDIT_DRAWS` posterior draws: they stop at an
+    iteration cap, and a draw where one stopped short would fit the wrong margins. The
+    largest gap goes in the attrs (``populace_margin_gap_max``); beyond
+    :data:`MARGIN_GAP_TOL` it warns."""
+    total, post = posterior_draws(tree)
+    picks = np.unique(np.linspace(0, total - 1, min(AUDIT_DRAWS, total)).astype(int))
+    gap = max(model.margin_gap({k: v[i] for k, v in post.items()}) for i in picks)
+    tree.attrs["populace_margin_gap_max"] = gap
+    if not gap <= MARGIN_GAP_TOL:
+        warnings.warn(
+            f"a margin solver stopped at its iteration cap: a solved margin is {gap:.2g} from its target "
+            f"share at a posterior draw (converged solves are within {MARGIN_GAP_TOL:g}). "
+            "Fix: check the study for levels with shares near 0 or 1, or lower model_config['loading_sd'].",
+            SolverWarning,
+            stacklevel=3,
+        )
 
 
 #: Packages whose versions a fit records: what produced it, for reproducing it.

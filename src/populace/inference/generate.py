@@ -25,12 +25,12 @@ import numpy as np
 import xarray as xr
 
 from populace.atomic import atomic_dir, require_empty_dir
-from populace.errors import FitError
+from populace.errors import FitError, SolverWarning
 from populace.inference.atoms import Population, draw_population
 from populace.inference.fit import model_from_fit, posterior_draws
 from populace.inference.ipf import RakingWarning
 from populace.inference.pairs import PairLayer, pair_layer
-from populace.models.copula import CopulaModel
+from populace.models.copula import MARGIN_GAP_TOL, CopulaModel
 from populace.personas import persona_dataset
 from populace.study.serialize import study_to_dict
 
@@ -105,7 +105,39 @@ def _population(plan: _Plan, d: int) -> Population:
     )
     if pop.rake is not None and not pop.rake.converged:
         warnings.warn(f"posterior draw {d}: {pop.rake.message()}", RakingWarning, stacklevel=3)
+    if not pop.margin_gap <= MARGIN_GAP_TOL:
+        warnings.warn(
+            f"posterior draw {d}: a margin solver stopped at its iteration cap (a margin is {pop.margin_gap:.2g} "
+            "from its target share); raking still makes the census tables exact.",
+            SolverWarning,
+            stacklevel=3,
+        )
     return pop
+
+
+class _Record:
+    """What each posterior draw's population recorded of its approximations (the persona
+    metadata), a few numbers per draw so that memory does not grow with the populations:
+    the stick-breaking mass the truncation dropped, the raking sweeps and whether raking
+    converged, the margin solvers' largest gap, the pair layer's gap."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, tuple[float, int, bool, float, float]] = {}
+
+    def __call__(self, d: int, pop: Population) -> None:
+        rake = pop.rake
+        self.rows[d] = (pop.dropped, 0 if rake is None else rake.n_iter, rake is None or rake.converged, pop.margin_gap, pop.pair_gap)
+
+    def attrs(self) -> dict[str, object]:
+        dropped, sweeps, raked, gap, pair_gap = (list(c) for c in zip(*(self.rows[d] for d in sorted(self.rows)), strict=True))
+        return {
+            "stick_breaking_dropped_mass": dropped,
+            "stick_breaking_dropped_mass_max": max(dropped),
+            "raking_sweeps": sweeps,
+            "draws_not_raked_to_convergence": len(raked) - sum(raked),
+            "margin_gap": gap,
+            "pair_gap": pair_gap,
+        }
 
 
 def iter_personas(
@@ -194,22 +226,12 @@ def sample_personas(
     plan = _plan(fit, n, draws, seed, where)
     study = plan.model.study
     codes = {name: np.empty((draws, n), dtype=np.int16) for name in study.names}
-    dropped, unraked = [], 0
-
-    def note(d: int, pop: Population) -> None:
-        nonlocal unraked
-        dropped.append(pop.dropped)
-        unraked += pop.rake is not None and not pop.rake.converged
-
-    for chunk in _iter(plan, n, note):
+    record = _Record()
+    for chunk in _iter(plan, n, record):
         start = chunk.chunk * CHUNK
         for name, arr in chunk.codes.items():
             codes[name][chunk.draw, start : start + chunk.n] = arr
-    attrs = _attrs(plan, where) | {
-        "stick_breaking_dropped_mass_max": float(max(dropped)),
-        "draws_not_raked_to_convergence": int(unraked),
-    }
-    return persona_dataset(codes, study, attrs=attrs)
+    return persona_dataset(codes, study, attrs=_attrs(plan, where) | record.attrs())
 
 
 def _attrs(plan: _Plan, where: Mapping[str, str] | None) -> dict[str, object]:
@@ -245,10 +267,11 @@ def write_personas(
 
     plan = _plan(fit, n, draws, seed, where)
     total, done = n * draws, 0
+    record = _Record()
 
     def chunks() -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         nonlocal done
-        for chunk in _iter(plan, n):
+        for chunk in _iter(plan, n, record):
             yield chunk.draw, chunk.codes
             done += chunk.n
             if progress is not None:
@@ -256,7 +279,7 @@ def write_personas(
 
     # The study travels with the file, so `populace cards` needs no fit.
     attrs = _attrs(plan, where) | {"study": study_to_dict(plan.model.study)}
-    return write_parquet_stream(chunks(), plan.model.study, path, attrs=attrs)
+    return write_parquet_stream(chunks(), plan.model.study, path, attrs=attrs, closing_attrs=record.attrs)
 
 
 def write_personas_dataset(
@@ -304,11 +327,15 @@ def _write_draw(d: int, plan: _Plan, n: int, root: str, by_geo: bool) -> int:
 
     study, geo = plan.model.study, plan.model.structure.geo_name
     pop = _population(plan, d)
+    record = _Record()
+    record(d, pop)
+    attrs = record.attrs()  # this draw's record, in each of its files
     rows = 0
     for chunk in _chunks(plan, d, pop, n):
         base = Path(root) / f"draw={d}"
         if not by_geo:
-            rows += write_parquet_stream([(d, chunk.codes)], study, base / f"part-{chunk.chunk:05d}.parquet", partition_columns=("draw",))[1]
+            path = base / f"part-{chunk.chunk:05d}.parquet"
+            rows += write_parquet_stream([(d, chunk.codes)], study, path, attrs=attrs, partition_columns=("draw",))[1]
             continue
         levels = study.attribute(geo).levels
         g = chunk.codes[geo]
@@ -316,7 +343,7 @@ def _write_draw(d: int, plan: _Plan, n: int, root: str, by_geo: bool) -> int:
             keep = g == level
             part = {k: v[keep] for k, v in chunk.codes.items()}
             path = base / f"{geo}={levels[level]}" / f"part-{chunk.chunk:05d}.parquet"
-            rows += write_parquet_stream([(d, part)], study, path, partition_columns=("draw", geo))[1]
+            rows += write_parquet_stream([(d, part)], study, path, attrs=attrs, partition_columns=("draw", geo))[1]
     return rows
 
 

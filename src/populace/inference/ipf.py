@@ -60,7 +60,7 @@ def rake(
     tol: float = 1e-10,
     max_iter: int = 1000,
     levels: Sequence[Sequence[str]] | None = None,
-    warn: bool = False,
+    warn: bool = True,
 ) -> RakeResult:
     """Iterative proportional fitting of record weights to census tables.
 
@@ -86,7 +86,8 @@ def rake(
     levels
         Level labels per column, to name unreached census cells (codes otherwise).
     warn
-        Issue a :class:`RakingWarning` when raking does not converge.
+        Issue a :class:`RakingWarning` when raking stops at ``max_iter`` short of ``tol``
+        (callers that report it themselves, per posterior draw, turn this off).
     """
     codes = np.asarray(codes, dtype=np.int64)
     if (codes < 0).any():

@@ -66,6 +66,7 @@ class CopulaSampler:
             np.asarray(model.area_tables(logps, j, every, NP)) if j in model.area_attrs else None for j in range(len(s.names))
         ]
         self.geo_shares = np.asarray(model._geo_shares(p, NP), float)
+        self.margin_gap = model.margin_gap(p, logps)  # the solvers stop at an iteration cap
         self.in_d = np.array(s.area, dtype=bool)
 
     @property

@@ -19,33 +19,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from populace.atomic import atomic_dir, require_empty_dir, write_text
-from populace.library.census_fit import CensusFit, TableFit
+from populace.library.census_fit import CensusFit
+from populace.library.info import LibraryInfo
 from populace.library.render import CardRenderer
 from populace.library.templates import load_template
 
 __all__ = ["build_library", "LibraryInfo"]
-
-
-@dataclass(frozen=True)
-class LibraryInfo:
-    """What :func:`build_library` wrote: sizes, seed and the personas' census fit."""
-
-    path: Path
-    n: int
-    draws: int
-    seed: int
-    rows: int
-    files: int
-    census_fit: list[TableFit]
-    template: str
 
 
 def build_library(

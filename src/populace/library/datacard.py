@@ -22,7 +22,7 @@ import xarray as xr
 from populace.study.provenance import provenance, table_name
 
 if TYPE_CHECKING:
-    from populace.library.build import LibraryInfo
+    from populace.library.info import LibraryInfo
 
 __all__ = ["dataset_card", "card_numbers", "front_matter"]
 

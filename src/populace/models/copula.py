@@ -46,7 +46,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from populace.models import cells
-from populace.models.backend import PT
+from populace.models.backend import NP, PT
 from populace.models.config import DEFAULT_MODEL_CONFIG, DEFAULT_SAMPLER_CONFIG, merge_config
 from populace.models.dirichlet import dirichlet_multinomial_logp
 from populace.models.quadrature import factor_nodes
@@ -54,7 +54,11 @@ from populace.models.structure import CensusTable, ModelStructure, Patterns, bui
 from populace.errors import FitError
 from populace.study.spec import Study
 
-__all__ = ["CopulaModel", "Logps", "bucket", "expansion_groups", "padded"]
+__all__ = ["CopulaModel", "Logps", "MARGIN_GAP_TOL", "bucket", "expansion_groups", "padded"]
+
+#: A solved margin further than this from its target share means the solver stopped at its
+#: iteration cap (converged solves are within about 1e-12).
+MARGIN_GAP_TOL = 1e-8
 
 
 class Logps(NamedTuple):
@@ -369,6 +373,24 @@ class CopulaModel:
         if self.structure.link[j] == "softmax":
             return cells.shifted_softmax_logps(logps.national[j][0], u, xp)
         return cells.shifted_threshold_logps(logps.thresholds[j], logps.loading_term[j], u, self.structure.n_levels[j], xp)
+
+    def margin_gap(self, params: dict[str, Any], logps: Logps | None = None) -> float:
+        """Largest gap between a solved margin and its target share, over attributes, areas
+        and levels (numpy). The margin solvers stop at an iteration cap; this is how a
+        caller learns that one stopped short (:data:`MARGIN_GAP_TOL`)."""
+        s = self.structure
+        p = {k: np.asarray(v, float) for k, v in params.items()}
+        logps = self.attribute_logps(p, NP) if logps is None else logps
+        w = np.exp(self.log_w)
+        gap = 0.0
+        for j in range(len(s.names)):
+            pairs = [(logps.national[j], np.asarray(self._national_shares(j, p), float)[None, :])]
+            if logps.area[j] is not None:
+                pairs.append((logps.area[j], np.asarray(s.margins[j], float)))
+            for lp, target in pairs:
+                margin = np.einsum("q,gql->gl", w, np.exp(np.asarray(lp, float)))
+                gap = max(gap, float(np.abs(margin - target).max()))
+        return gap
 
     def _national_shares(self, j: int, params: dict[str, Any]) -> Any:
         nat = self.structure.national[j]
