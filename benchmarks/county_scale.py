@@ -33,6 +33,7 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
 import shlex  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -175,19 +176,23 @@ def main(argv: list[str] | None = None) -> int:
             pop, levels = county_population(args.source, areas, args.replicate)
             study = write_study(pop, levels, Path(tmp) / f"areas{areas}")
             t0 = time.perf_counter()
+            # Its own session, so that a timeout kills the chains the fit forked as well.
+            proc = subprocess.Popen([sys.executable, __file__, "--child", str(study), tmp], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
             try:
-                proc = subprocess.run([sys.executable, __file__, "--child", str(study), tmp], capture_output=True, text=True,
-                                      timeout=args.timeout)
+                stdout, stderr = proc.communicate(timeout=args.timeout)
             except subprocess.TimeoutExpired:  # a row that says so, not a missing one
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
                 rows.append(dict(areas=areas, people=len(pop), sample=int(round(0.01 * len(pop))), timed_out=args.timeout))
                 print(json.dumps(rows[-1]), flush=True)
                 _write_table(rows, args.out, command)
                 continue
             wall = time.perf_counter() - t0
             if proc.returncode:
-                print(proc.stderr[-3000:], file=sys.stderr)
+                print(stderr[-3000:], file=sys.stderr)
                 return proc.returncode
-            res = json.loads(proc.stdout.strip().splitlines()[-1])
+            res = json.loads(stdout.strip().splitlines()[-1])
             res.update(areas=areas, people=len(pop), sample=int(round(0.01 * len(pop))), wall_s=wall)
             rows.append(res)
             print(json.dumps(res), flush=True)
