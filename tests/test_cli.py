@@ -250,6 +250,16 @@ def test_usage_errors_are_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "must be at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["fit", "generate", "library", "sbc"])
+@pytest.mark.parametrize("seed", ["-1", str(2**63), "abc"])
+def test_a_bad_seed_is_a_usage_error_before_any_work(command: str, seed: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = {"fit": ["s.toml", "--out", str(tmp_path / "f.nc")], "generate": ["f.nc", "--n", "5", "--out", str(tmp_path / "p.parquet")],
+            "library": ["f.nc", "--n", "5", "--out", str(tmp_path / "lib")], "sbc": ["--out", str(tmp_path / "sbc")]}[command]  # fmt: skip
+    assert main([command, *args, "--seed", seed]) == 2
+    assert "--seed" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_help_through_the_real_module() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "populace.cli", "--help"], capture_output=True, text=True, timeout=60

@@ -1,6 +1,7 @@
 """The eight mutations of the test audit (issue "Tests that catch real bugs"): apply each to
 the source, run the tests that should catch it, and restore the file. Every mutation must
-make its tests fail.
+make its tests fail. The mutated files must be committed first: a run killed mid-way is
+undone with ``git checkout -- FILE``.
 
 Usage::
 
@@ -15,6 +16,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from populace.atomic import atomic_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,7 +58,7 @@ def run(name: str, file: str, old: str, new: str, tests: str) -> tuple[bool, str
     t0 = time.perf_counter()
     try:
         path.write_text(text.replace(old, new))
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", tests],
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", tests],
                               cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     finally:
         path.write_text(text)
@@ -67,10 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results/mutation_audit.md")
     args = parser.parse_args(argv)
+    files = sorted({m[1] for m in MUTATIONS})
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=ROOT, capture_output=True, text=True).stdout
+    if dirty.strip():  # a run killed mid-way is then undone by `git checkout -- FILE`
+        raise SystemExit(f"commit or stash the changes to these files first:\n{dirty}")
     lines = [
         "# The audit's eight mutations",
         "",
-        "Made by: `python benchmarks/mutations/audit.py " + shlex.join(sys.argv[1:] if argv is None else argv) + f"` ({time.strftime('%Y-%m-%d')}).",
+        f"Made by: `{shlex.join(['python', 'benchmarks/mutations/audit.py', *(sys.argv[1:] if argv is None else argv)])}` "
+        f"({time.strftime('%Y-%m-%d')}). \"by\": every test of the file that failed on the mutant.",
         "",
         "| mutation | file | killed | by | s |",
         "|---|---|---|---|---|",
@@ -81,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         survived += not killed
         lines.append(f"| {name} | {file} | {'yes' if killed else 'NO'} | {by} | {secs:.0f} |")
         print(lines[-1], flush=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    with atomic_path(Path(args.out)) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
     return 1 if survived else 0
 
 

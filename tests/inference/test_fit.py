@@ -284,3 +284,60 @@ def test_fit_extends_itself_while_the_ess_target_is_missed(simulated):
     assert list(f["posterior"]["chain"].values) == [0, 1, 2, 3]
     assert json.loads(f["sample_stats"].attrs["chain_seeds"]) == chain_seeds(7, 4)
     assert short["posterior"].sizes["chain"] == 2 and "extended_rounds" not in short["sample_stats"].attrs
+
+
+_LONG_FIT = """
+import warnings
+import populace
+from populace.inference.diagnostics import ConvergenceWarning
+from tests.simulated import CONFIG, simulated_study
+study, _ = simulated_study()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    populace.fit(study, model_config=CONFIG, draws=200_000, tune=100, chains=2, seed=3, warn=False)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie nobody reaped yet counts as gone)."""
+    from pathlib import Path
+
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_chain_processes_end_when_the_fit_is_killed(tmp_path):
+    """A fit killed by SIGKILL (a timeout, the OOM killer) leaves no chain process sampling on:
+    an orphaned chain kept a core busy for minutes in a benchmark."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root), OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-c", _LONG_FIT], env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[int] = []
+    deadline = time.monotonic() + 120
+    while len(children) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        listed = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        children = [int(c) for c in listed.read_text().split()] if listed.exists() else []
+    assert len(children) >= 2, "the fit did not start its chain processes"
+    time.sleep(2)  # the chains are sampling
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [c for c in children if _alive(c)]
+    for c in left:
+        os.kill(c, signal.SIGKILL)
+    assert not left, f"chain processes {left} outlived the fit"

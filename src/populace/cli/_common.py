@@ -35,6 +35,17 @@ def nonnegative_int(text: str) -> int:
     return value
 
 
+def seed_int(text: str) -> int:
+    """A random seed: numpy's SeedSequence takes integers in [0, 2**63) here."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 2**63 - 1, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2**63 - 1, got {value}")
+    return value
+
+
 def check_writable(path: Path) -> None:
     """Fail before a minute of sampling, not after, when the output cannot be written."""
     if path.is_dir():

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from populace.cli._common import PROG, check_writable, import_inference, nonnegative_int, positive_int, size
+from populace.cli._common import PROG, check_writable, import_inference, nonnegative_int, positive_int, seed_int, size
 from populace.progress import Progress
 
 
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="nuts (default, full posterior) or advi (fast approximation, stopped when its loss "
         "plateaus; intervals too narrow)",
     )
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, metavar="S", help="random seed (default 0)")
     p.set_defaults(run=run)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from populace.cli._common import UsageError, check_writable, import_inference, positive_int, size
+from populace.cli._common import UsageError, check_writable, import_inference, positive_int, seed_int, size
 from populace.progress import Progress
 
 
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--n", "-n", required=True, type=positive_int, metavar="N", help="personas per draw")
     p.add_argument("--draws", type=positive_int, default=20, metavar="D", help="posterior draws (default 20)")
     p.add_argument("--out", "-o", required=True, metavar="PERSONAS.parquet", help="output Parquet file")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument(
         "--where",
         action="append",

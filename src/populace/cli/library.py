@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from populace.cli._common import import_inference, positive_int, size
+from populace.cli._common import import_inference, positive_int, seed_int, size
 from populace.cli.generate import progress_bar
 from populace.progress import Progress
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--n", "-n", required=True, type=positive_int, metavar="N", help="personas per draw")
     p.add_argument("--draws", type=positive_int, default=20, metavar="D", help="posterior draws (default 20)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="the library folder (new or empty)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--template", metavar="FILE", help="Jinja2 template of the text column (see `populace cards`)")
     p.add_argument(
         "--benchmark",

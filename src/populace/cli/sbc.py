@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from populace.cli._common import UsageError, command_line, import_inference, nonnegative_int, positive_int
+from populace.cli._common import UsageError, command_line, import_inference, nonnegative_int, positive_int, seed_int
 from populace.progress import Progress
 
 _OPTIONS = (
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--reps", type=positive_int, default=200, metavar="R", help="replications (default 200)")
     p.add_argument("--n-sample", type=positive_int, default=300, metavar="N", help="microdata rows (default 300)")
     p.add_argument("--out", "-o", default=None, metavar="DIR", help="output folder (default benchmarks/results/sbc_<config>)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--method", choices=("nuts", "advi"), default="nuts", help="inference method (default nuts)")
     p.add_argument("--draws", type=positive_int, default=150, metavar="N", help="posterior draws (default 150)")
     p.add_argument("--tune", type=nonnegative_int, default=150, metavar="N", help="tuning steps (default 150)")

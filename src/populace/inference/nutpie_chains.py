@@ -53,6 +53,20 @@ _MODEL: Any = None
 _GRADIENTS = [0, 0.0]
 
 
+def _die_with_parent() -> None:
+    """A chain process ends when the fit's process dies, even by SIGKILL (a timeout, the
+    OOM killer), instead of sampling on as an orphan (Linux: ``PR_SET_PDEATHSIG``)."""
+    if platform.system() != "Linux":
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def chain_seeds(seed: int | None, chains: int, first: int = 0) -> list[int]:
     """One 63-bit seed per chain ``first .. first + chains - 1``, from ``(seed, chain)``
     (fresh entropy when ``seed`` is None): chains added later get seeds of their own."""
@@ -111,7 +125,7 @@ def sample_nutpie(
     ]
     try:
         if context is not None:
-            with multiprocessing.get_context(context).Pool(max(n_proc, 1)) as pool:
+            with multiprocessing.get_context(context).Pool(max(n_proc, 1), initializer=_die_with_parent) as pool:
                 parts = pool.map(_run_chain, jobs, chunksize=1)
         else:
             parts = [_run_chain(job) for job in jobs]
