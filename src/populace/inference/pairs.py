@@ -43,7 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from populace.inference.ipf import rake
 from populace.models.copula import CopulaModel
+from populace.study.spec import Marginal
 
 __all__ = ["PairLayer", "pair_layer", "pair_targets", "LOG_ALPHA_GRID"]
 
@@ -153,17 +155,13 @@ def pair_targets(
     return targets, log_alpha
 
 
-def _fit_margins(table: np.ndarray, like: np.ndarray, max_iter: int = 1000) -> np.ndarray:
-    """``table`` raked to the row and column sums of ``like`` (2-D IPF)."""
-    rows, cols = like.sum(axis=1), like.sum(axis=0)
-    out = table.copy()
-    for _ in range(max_iter):
-        out *= np.divide(rows, out.sum(axis=1), out=np.zeros_like(rows), where=out.sum(axis=1) > 0)[:, None]
-        c = out.sum(axis=0)
-        out *= np.divide(cols, c, out=np.zeros_like(cols), where=c > 0)[None, :]
-        if np.abs(out.sum(axis=1) - rows).max() < _MARGIN_TOL:
-            break
-    return out
+def _fit_margins(table: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``table`` raked to the row and column sums of ``like``: the package's one IPF, with the
+    table's cells as records. Not warned here: a row the drawn table cannot reach shows in
+    the population's ``pair_gap``."""
+    cells = np.indices(like.shape).reshape(2, -1).T
+    margins = [Marginal(("a",), like.sum(axis=1)), Marginal(("b",), like.sum(axis=0))]
+    return rake(cells, table.reshape(-1), margins, ("a", "b"), tol=_MARGIN_TOL, warn=False).weights.reshape(like.shape)
 
 
 def pair_summary(layer: PairLayer, log_alphas: Sequence[np.ndarray]) -> dict[str, tuple[float, float, float]]:
