@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from populace.evaluation.metrics import Downstream, score
-from populace.evaluation.metrics.codes import Personas
+from populace.evaluation.metrics.codes import Personas, persona_codes
 from populace.evaluation.metrics.intervals import interval_metrics
 from populace.study.spec import Attribute, Marginal, Microdata, Study
 
@@ -81,10 +81,15 @@ def test_score_returns_them_with_two_draws_and_not_with_one():
     rng = np.random.default_rng(4)
     pop = _population(rng)
     study = _study(pop)
-    many = score(_draws(pop, rng, 3, True), pop, None, study, downstream=[CHECK])
+    draws = _draws(pop, rng, 3, True)
+    many = score(draws, pop, None, study, downstream=[CHECK])
     one = score(_draws(pop, rng, 1, True), pop, None, study, downstream=[CHECK])
     assert "cov90_free2" in many and "area_cov90" in many and CHECK.key in many["group_cov90"]
     assert "cov90_free2" not in one
+    # score() hands its per-table coverage over; computed alone, the figures are the same
+    alone = interval_metrics(persona_codes(draws, study), pop, study, groups=[CHECK])
+    for key in ("cov90_free2", "free2_by_table", "free2_tables_under_half", "cov90_census2", "area_cov90_by_attr"):
+        assert many[key] == alone[key], key
 
 
 def test_small_areas_and_groups_are_not_scored():

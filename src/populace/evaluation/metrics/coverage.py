@@ -47,16 +47,10 @@ def coverage_metrics(pers: Personas, ref: Reference, *, interval: float, min_sha
     ``cov90_by_table`` (table -> (covered cells, cells))."""
     if pers.n_draws < 2:
         return {"cov90": np.nan, "width90": np.nan, "cov_cells": 0, "cov90_by_table": {}}
-    sizes = np.bincount(pers.draw, minlength=pers.n_draws).astype(float)
     covered, widths = [], []
     by_table: dict[tuple[int, ...], tuple[int, int]] = {}
     for t in ref.tables.get(2, []):
-        cells = int(np.prod([ref.shape[i] for i in t]))
-        idx = pers.draw * cells + cell_index(pers.codes, t, ref.shape)
-        q = np.bincount(idx, minlength=pers.n_draws * cells).reshape(pers.n_draws, cells) / sizes[:, None]
-        p = ref.p[t]
-        keep = p >= min_share
-        cov, width = interval_coverage(q[:, keep], p[keep], interval=interval)
+        cov, width = table_coverage(pers, t, ref.p[t], ref.shape, interval=interval, min_share=min_share)
         covered.append(cov)
         widths.append(width)
         by_table[t] = (int(cov.sum()), int(cov.size))
@@ -67,6 +61,23 @@ def coverage_metrics(pers: Personas, ref: Reference, *, interval: float, min_sha
         "cov_cells": int(cov_all.size),
         "cov90_by_table": by_table,
     }
+
+
+def draw_shares(pers: Personas, table: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """(draws, cells) shares of a table's cells in each draw."""
+    cells = int(np.prod([shape[i] for i in table]))
+    idx = pers.draw * cells + cell_index(pers.codes, table, shape)
+    q = np.bincount(idx, minlength=pers.n_draws * cells).reshape(pers.n_draws, cells).astype(float)
+    return q / np.maximum(q.sum(axis=1, keepdims=True), 1.0)
+
+
+def table_coverage(
+    pers: Personas, table: tuple[int, ...], p: np.ndarray, shape: tuple[int, ...], *, interval: float, min_share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coverage and width (:func:`interval_coverage`) of a table's cells with true share
+    ``p >= min_share``."""
+    keep = p >= min_share
+    return interval_coverage(draw_shares(pers, table, shape)[:, keep], p[keep], interval=interval)
 
 
 def calibrated_coverage(draws: int, interval: float = 0.9) -> float:

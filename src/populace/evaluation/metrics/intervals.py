@@ -30,14 +30,15 @@ scorer ``../shared/benchmarks/intervals.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from populace.evaluation.metrics.cells import Table, cell_index, counts
 from populace.evaluation.metrics.codes import Personas
-from populace.evaluation.metrics.coverage import interval_coverage
+from populace.evaluation.metrics.coverage import draw_shares, interval_coverage, table_coverage
 from populace.evaluation.metrics.downstream import Downstream
 from populace.study.spec import Study
 
@@ -56,6 +57,7 @@ def interval_metrics(
     interval: float = 0.9,
     min_share: float = 0.001,
     min_group: int = MIN_GROUP,
+    by_table: Mapping[Table, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """The three coverage figures of the module docstring (empty with fewer than two draws).
 
@@ -72,11 +74,15 @@ def interval_metrics(
     interval, min_share, min_group
         Interval probability, the smallest 2-way cell share scored, the smallest area or
         group scored.
+    by_table
+        (covered cells, cells) of every 2-way table ``(a, b)``, ``a < b``, when the caller
+        has them already (:func:`~populace.evaluation.metrics.coverage.coverage_metrics`
+        with the same ``interval`` and ``min_share``); computed here otherwise.
     """
     if pers.n_draws < 2:
         return {}
     shape = tuple(a.n_levels for a in study.attributes)
-    out = _pair_coverage(pers, pop, study, shape, interval=interval, min_share=min_share)
+    out = _pair_coverage(pers, pop, study, shape, interval=interval, min_share=min_share, by_table=by_table)
     out.update(_area_coverage(pers, pop, study, shape, interval=interval, min_group=min_group))
     out["group_cov90"] = {
         g.key: _group_coverage(pers, pop, study, shape, g, interval=interval, min_group=min_group) for g in groups
@@ -89,29 +95,28 @@ def census_tables(study: Study) -> list[frozenset[int]]:
     return [frozenset(study.index(a) for a in m.attributes) for m in study.marginals]
 
 
-def _per_draw(pers: Personas, table: Table, shape: tuple[int, ...]) -> np.ndarray:
-    """(draws, cells) shares of a table in each draw."""
-    cells = int(np.prod([shape[i] for i in table]))
-    idx = pers.draw * cells + cell_index(pers.codes, table, shape)
-    q = np.bincount(idx, minlength=pers.n_draws * cells).reshape(pers.n_draws, cells).astype(float)
-    return q / np.maximum(q.sum(axis=1, keepdims=True), 1.0)
-
-
 def _pair_coverage(
-    pers: Personas, pop: np.ndarray, study: Study, shape: tuple[int, ...], *, interval: float, min_share: float
+    pers: Personas,
+    pop: np.ndarray,
+    study: Study,
+    shape: tuple[int, ...],
+    *,
+    interval: float,
+    min_share: float,
+    by_table: Mapping[Table, tuple[int, int]] | None,
 ) -> dict[str, Any]:
     held = census_tables(study)
     names = study.names
     free: dict[str, tuple[int, int]] = {}
     census: dict[str, tuple[int, int]] = {}
-    for a in range(len(shape)):
-        for b in range(a + 1, len(shape)):
-            t = (a, b)
-            p = counts(pop, t, shape) / len(pop)
-            keep = p >= min_share
-            cov, _ = interval_coverage(_per_draw(pers, t, shape)[:, keep], p[keep], interval=interval)
-            into = census if any({a, b} <= h for h in held) else free
-            into[f"{names[a]}×{names[b]}"] = (int(cov.sum()), int(cov.size))
+    for t in itertools.combinations(range(len(shape)), 2):
+        if by_table is not None:
+            covered, cells = by_table[t]
+        else:
+            cov, _ = table_coverage(pers, t, counts(pop, t, shape) / len(pop), shape, interval=interval, min_share=min_share)
+            covered, cells = int(cov.sum()), int(cov.size)
+        into = census if any(set(t) <= h for h in held) else free
+        into[f"{names[t[0]]}×{names[t[1]]}"] = (covered, cells)
     share = {k: c / n for k, (c, n) in free.items() if n}
     return {
         "cov90_free2": _pooled(free),
@@ -145,7 +150,7 @@ def _area_coverage(
             continue
         t = (g, y)
         p = (counts(pop, t, shape).reshape(shape[g], shape[y]) / np.maximum(n_area, 1)[:, None])[big]
-        q = _per_draw(pers, t, shape).reshape(pers.n_draws, shape[g], shape[y])
+        q = draw_shares(pers, t, shape).reshape(pers.n_draws, shape[g], shape[y])
         q = q / np.maximum(q.sum(axis=2, keepdims=True), 1e-300)
         cov, _ = interval_coverage(q[:, big].reshape(pers.n_draws, -1), p.ravel(), interval=interval)
         cov = cov.reshape(p.shape)

@@ -83,11 +83,14 @@ def score(
     out["srmse2_independence"] = {_table_key(t, names): v for t, v in ref.independence_srmse2().items()}
     out["unseen_mass"] = ref.unseen_mass
     out.update(coverage_metrics(pers, ref, interval=interval, min_share=min_share))
-    out["cov90_by_table"] = {_table_key(t, names): v for t, v in out["cov90_by_table"].items()}
+    by_table = out["cov90_by_table"]
+    out["cov90_by_table"] = {_table_key(t, names): v for t, v in by_table.items()}
     out["n_draws"] = pers.n_draws
     checks = tuple(c if isinstance(c, Downstream) else Downstream(c[0], c[1], tuple(c[2])) for c in downstream)
     out.update(
-        interval_metrics(pers, pop, study, groups=group_checks(checks, study), interval=interval, min_share=min_share)
+        interval_metrics(
+            pers, pop, study, groups=group_checks(checks, study), interval=interval, min_share=min_share, by_table=by_table
+        )
     )
     for check in checks:
         mae, skipped = downstream_check(pers, pop, study, check, per_draw=per_draw)
