@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,21 @@ def test_make_study_accepts_attribute_objects() -> None:
     study = make_study(attributes, [], micro)
     assert study.names == ("x", "y") and study.name == "study"
     np.testing.assert_array_equal(study.microdata.codes, [[0, 0], [1, 2]])
+
+
+@pytest.mark.parametrize(
+    "old, new, name, header",
+    [
+        ('[microdata]\npath = "sample.csv"\nweight = "weight"\n', 'microdata = "sample.csv"\n', "microdata", "[microdata]"),
+        ('[[marginals]]\npath = "census_state__age.csv"\n\n[[marginals]]\npath = "census_sex.csv"\n', 'marginals = ["census_sex.csv"]\n',
+         "[[marginals]] entry 1", "[[marginals]]"),
+        ("", 'areas = 3\n', "areas", "[areas]"),
+    ],
+)
+def test_an_entry_that_is_not_a_table_is_named_with_its_fix(tmp_path: Path, old: str, new: str, name: str, header: str) -> None:
+    from populace.errors import StudyError
+
+    toml = new + (TOML.replace(old, "") if old else TOML)  # top-level keys come before the tables
+    with pytest.raises(StudyError, match=re.escape(name) + r" is a \w+, not a table") as err:
+        load_study(write(tmp_path, toml=toml))
+    assert f"Write it as {header} followed by path" in str(err.value)

@@ -91,13 +91,7 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     areas = None
     if "areas" in doc:
         entry = doc["areas"]
-        if not isinstance(entry, Mapping):
-            raise StudyError(
-                f"areas is a {type(entry).__name__}, not a table.",
-                file=label,
-                row=where("areas"),
-                fix='Write it as [areas] followed by path = "...".',
-            )
+        _require_table(entry, "areas", "[areas]", label=label, row=where("areas"))
         areas_path = _path_entry(entry, AREAS_KEYS, "[areas]", label=label, locate=lambda *k: where("areas", *k))
         areas = Table(
             read_table(base / areas_path, row=where("areas", "path"), config=label),
@@ -117,6 +111,17 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     )
 
 
+def _require_table(entry: Any, name: str, header: str, *, label: str, row: int | None) -> None:
+    """A study-file entry that must be a TOML table (``[header]`` with ``path = ...``)."""
+    if not isinstance(entry, Mapping):
+        raise StudyError(
+            f"{name} is a {type(entry).__name__}, not a table.",
+            file=label,
+            row=row,
+            fix=f'Write it as {header} followed by path = "...".',
+        )
+
+
 def _marginal_entries(entries: Any, *, label: str, where: _Lines) -> list[str]:
     """Check the ``[[marginals]]`` entries; return their paths."""
     if isinstance(entries, Mapping) or not isinstance(entries, list):
@@ -129,13 +134,7 @@ def _marginal_entries(entries: Any, *, label: str, where: _Lines) -> list[str]:
     paths = []
     for i, entry in enumerate(entries):
         where_i = f"[[marginals]] entry {i + 1}"
-        if not isinstance(entry, Mapping):
-            raise StudyError(
-                f"{where_i} is a {type(entry).__name__}, not a table.",
-                file=label,
-                row=where("marginals"),
-                fix='Write it as [[marginals]] followed by path = "...".',
-            )
+        _require_table(entry, where_i, "[[marginals]]", label=label, row=where("marginals"))
         paths.append(
             _path_entry(
                 entry,
@@ -157,13 +156,7 @@ def _microdata_entry(entry: Any, *, label: str, where: _Lines) -> tuple[str, str
             fix='Add [microdata] with path = "sample.csv" '
             '(and weight = "..." if rows are weighted).',
         )
-    if not isinstance(entry, Mapping):
-        raise StudyError(
-            f"microdata is a {type(entry).__name__}, not a table.",
-            file=label,
-            row=where("microdata"),
-            fix='Write it as [microdata] followed by path = "...".',
-        )
+    _require_table(entry, "microdata", "[microdata]", label=label, row=where("microdata"))
     path = _path_entry(
         entry,
         MICRODATA_KEYS,
