@@ -32,7 +32,7 @@ import numpy as np
 
 from populace.inference.ipf import RakeResult, rake
 from populace.inference.pairs import PairLayer, pair_targets
-from populace.inference.sampler import CopulaSampler
+from populace.inference.sampler import CopulaSampler, unique_rows
 from populace.models.copula import CopulaModel
 from populace.study.spec import Marginal
 
@@ -181,10 +181,8 @@ def stick_breaking(rng: np.random.Generator, alpha: float, m: int) -> tuple[np.n
 def _merge_duplicates(codes: np.ndarray, weights: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """One record per distinct cell, with the summed weight (about a fifth fewer records on
     anes 1 %): raking a discrete measure does not depend on how a cell's mass is split."""
-    keys = np.ravel_multi_index(codes.astype(np.int64).T, shape)
-    uniq, inv = np.unique(keys, return_inverse=True)
-    merged = np.bincount(inv.reshape(-1), weights=weights, minlength=len(uniq))
-    return np.column_stack(np.unravel_index(uniq, shape)).astype(codes.dtype), merged
+    rows, inv = unique_rows(codes, shape)
+    return rows, np.bincount(inv, weights=weights, minlength=len(rows))
 
 
 def _dirichlet(rng: np.random.Generator, n: np.ndarray) -> np.ndarray:

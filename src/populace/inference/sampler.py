@@ -12,7 +12,8 @@ then the other attributes in study order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,9 +21,20 @@ import numpy as np
 from populace.models.backend import NP
 from populace.models.copula import CopulaModel
 
-__all__ = ["CopulaSampler"]
+__all__ = ["CopulaSampler", "unique_rows"]
 
 _CHUNK = 200_000  # rows per vectorised step: bounds the (rows, nodes) temporaries
+
+
+def unique_rows(codes: np.ndarray, dims: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of level codes and each row's index among them. Found on raveled keys
+    (np.unique over rows sorts lexicographically, several times slower), unless the rows'
+    cells outnumber int64 (a very wide study): then row by row."""
+    if math.prod(int(d) for d in dims) < 2**62:
+        keys, inv = np.unique(np.ravel_multi_index(codes.T.astype(np.int64), tuple(dims)), return_inverse=True)
+        return np.column_stack(np.unravel_index(keys, tuple(dims))).astype(codes.dtype), inv.reshape(-1)
+    rows, inv = np.unique(codes, axis=0, return_inverse=True)
+    return rows, inv.reshape(-1)
 
 
 def _categorical(rng: np.random.Generator, log_table: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -137,12 +149,10 @@ class CopulaSampler:
             return codes
         fixed_a = [c for c in np.flatnonzero(~self.in_d) + 1 if c in fixed]
         cond = np.concatenate([d_cols, fixed_a]).astype(int)
-        # Node posterior given the conditioning attributes, per distinct combination (found
-        # on raveled keys: np.unique over rows sorts lexicographically, several times slower).
+        # Node posterior given the conditioning attributes, per distinct combination.
         if len(cond):
             dims = [self.national[c - 1].shape[1] for c in cond]
-            keys, inv = np.unique(np.ravel_multi_index(codes[:, cond].T.astype(np.int64), dims), return_inverse=True)
-            combos = np.column_stack(np.unravel_index(keys, dims))
+            combos, inv = unique_rows(codes[:, cond], dims)
         else:
             combos, inv = np.zeros((1, 0), int), np.zeros(len(codes), int)
         lw = np.broadcast_to(self.log_w, (len(combos), len(self.log_w))).copy()
