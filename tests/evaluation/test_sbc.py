@@ -91,6 +91,19 @@ def test_thin_index() -> None:
         sbc.thin_index(10, 11, 10.0)
 
 
+def test_ess_counts_disagreeing_chains() -> None:
+    """ESS is computed over the chains: two chains stuck in different places count as few
+    draws even when each mixes well alone."""
+    from populace.evaluation.sbc.run import _ess_bulk
+
+    rng = np.random.default_rng(0)
+    mixed = rng.normal(size=(2, 500, 1))
+    stuck = mixed + np.array([0.0, 4.0])[:, None, None]
+    ess_mixed, ess_stuck = _ess_bulk(mixed)[0], _ess_bulk(stuck)[0]
+    assert ess_mixed > 600  # about 1,000 independent draws
+    assert ess_stuck < 20
+
+
 def _fake_ranks(reps: int = 30, L: int = 19) -> pd.DataFrame:
     rng = np.random.default_rng(5)
     rows = []
@@ -163,6 +176,10 @@ def test_cli_sbc_wiring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert "p = " in out.getvalue()
     md = (tmp_path / "sbc.md").read_text()
     assert md.startswith("Made by: `") and "--config small" in md.splitlines()[0]
+    # the production fit's method takes the sampler config's draws and tuning unless given
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["sbc", "--config", "areas", "--method", "nutpie", "--reps", "3", "--out", str(tmp_path)]) == 0
+    assert (seen["method"], seen["draws"], seen["tune"], seen["config"]) == ("nutpie", 1000, 300, sbc.AREAS)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["sbc", "--draws", "10", "--n-ranks", "11", "--out", str(tmp_path)]) != 0
         assert main(["sbc", "--report-only", "--out", str(tmp_path / "nothing")]) != 0

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("pymc")
 
 from populace.evaluation import sbc  # noqa: E402
-from populace.evaluation.sbc.configs import PRODUCTION, SMALL  # noqa: E402
+from populace.evaluation.sbc.configs import AREAS, PRODUCTION, SMALL  # noqa: E402
 
 
 def _theta(log_alpha: float = np.log(40.0)) -> dict[str, np.ndarray]:
@@ -265,3 +265,37 @@ def test_reused_sampler_matches_pymc_sample() -> None:
     sd = np.sqrt((a.var(axis=0) + b.var(axis=0)) / 2)
     assert (np.abs(a.mean(axis=0) - b.mean(axis=0)) < 0.68 * sd).all()
     assert (np.abs(np.log(a.std(axis=0) / b.std(axis=0))) < 0.48).all()
+
+
+def test_areas_config_ranks_the_area_effects_and_the_truth_differs_by_area() -> None:
+    """The AREAS prior has area offsets for every attribute but age (its table is per area);
+    ranked scalars are the parameters themselves; per-area shares follow the offsets."""
+    from populace.models.copula import CopulaModel
+
+    theta = sbc.prior_draws(1, seed=3, config=AREAS)[0]
+    assert {k for k in theta if k.startswith("area_sd_")} == {"area_sd_edu", "area_sd_party", "area_sd_opinion"}
+    fixed = sbc.template_study(AREAS, rng=np.random.default_rng(1))
+    model = CopulaModel(fixed, model_config=AREAS.model_config)
+    q = sbc.quantities(model, theta, AREAS)
+    for name in AREAS.scalars:
+        assert q[name] == float(theta[name])
+
+    def o1_by_area(z: list[float]) -> np.ndarray:
+        p = dict(theta, area_sd_opinion=np.array(1.0), area_z_opinion=np.array(z))
+        q = sbc.quantities(model, p, AREAS)
+        return np.array([q[f"pi[opinion=o1|region={r}]"] for r in ("r1", "r2", "r3", "r4")])
+
+    # an offset for one area moves its share of o1; the offsets are centred by population
+    # weight (in latent sds), so the other areas move the other way
+    delta = o1_by_area([2.0, 0.0, 0.0, 0.0]) - o1_by_area([0.0, 0.0, 0.0, 0.0])
+    assert abs(delta[0]) > 0.05 and (np.sign(delta[1:]) == -np.sign(delta[0])).all()
+
+
+@pytest.mark.slow
+def test_short_nutpie_run_is_the_production_fit() -> None:
+    """method="nutpie" runs populace.inference.fit (two nutpie chains on JAX) per replication."""
+    df = sbc.run_sbc(config=AREAS, reps=1, n_sample=150, method="nutpie", draws=60, tune=60, n_ranks=19, seed=2)
+    assert df.attrs["failed"] == [] and df.attrs["method"] == "nutpie"
+    assert df["chains"].eq(2).all() and df["n_ranks"].eq(19).all() and df["rank"].between(0, 19).all()
+    assert set(AREAS.scalars) <= set(df["quantity"])
+    assert (df["post_sd"] > 0).all() and (df["ess_min"] > 0).all()

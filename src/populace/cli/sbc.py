@@ -34,18 +34,29 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument(
         "--config",
-        choices=("production", "small"),
+        choices=("production", "areas", "small"),
         default="production",
         help="production: K = 3, Dirichlet layer, geography, cross-tab, free attribute (default); "
-        "small: K = 1, 1-D tables, no Dirichlet layer",
+        "areas: the default model config with area effects, four areas, two free attributes (fit it "
+        "with --method nutpie); small: K = 1, 1-D tables, no Dirichlet layer",
     )
     p.add_argument("--reps", type=positive_int, default=200, metavar="R", help="replications (default 200)")
     p.add_argument("--n-sample", type=positive_int, default=300, metavar="N", help="microdata rows (default 300)")
     p.add_argument("--out", "-o", default=None, metavar="DIR", help="output folder (default benchmarks/results/sbc_<config>)")
     p.add_argument("--seed", type=seed_int, default=0, metavar="S", help="random seed (default 0)")
-    p.add_argument("--method", choices=("nuts", "advi"), default="nuts", help="inference method (default nuts)")
-    p.add_argument("--draws", type=positive_int, default=150, metavar="N", help="posterior draws (default 150)")
-    p.add_argument("--tune", type=nonnegative_int, default=150, metavar="N", help="tuning steps (default 150)")
+    p.add_argument(
+        "--method", choices=("nutpie", "nuts", "advi"), default="nuts",
+        help="nutpie: the production fit (populace.inference.fit, nutpie on JAX, default sampler config); "
+        "nuts: one PyMC chain compiled once; advi (default nuts)",
+    )
+    p.add_argument(
+        "--draws", type=positive_int, default=None, metavar="N",
+        help="posterior draws per chain (default 150; nutpie: the sampler config's, 1000)",
+    )
+    p.add_argument(
+        "--tune", type=nonnegative_int, default=None, metavar="N",
+        help="tuning steps (default 150; nutpie: the sampler config's, 300)",
+    )
     p.add_argument(
         "--n-ranks", type=positive_int, default=None, metavar="L",
         help="ranked (thinned) draws per replication (default min(99, draws // 2))",
@@ -75,8 +86,15 @@ def run(args: argparse.Namespace) -> None:
 
     from populace.evaluation.sbc import CONFIGS, run_sbc, summarize, write_sbc
 
+    from populace.models.config import DEFAULT_SAMPLER_CONFIG
+
     if args.out is None:
         args.out = f"benchmarks/results/sbc_{args.config}"
+    nutpie = args.method == "nutpie"
+    if args.draws is None:
+        args.draws = int(DEFAULT_SAMPLER_CONFIG["draws"]) if nutpie else 150
+    if args.tune is None:
+        args.tune = int(DEFAULT_SAMPLER_CONFIG["tune"]) if nutpie else 150
     if args.n_ranks is not None and args.n_ranks > args.draws:
         raise UsageError(f"--n-ranks {args.n_ranks} is more than --draws {args.draws}; lower it or draw more.")
     # The run's command (what made the ranks): --report-only only re-renders them.

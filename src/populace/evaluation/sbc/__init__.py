@@ -11,7 +11,7 @@ draws and the simulator, with its derivation from the likelihood), :mod:`~.sampl
 test), :mod:`~.run` (the replication loop), :mod:`~.report` and :mod:`~.plots` (outputs).
 """
 
-from populace.evaluation.sbc.configs import CONFIGS, PRODUCTION, SMALL, SBCConfig, Share
+from populace.evaluation.sbc.configs import AREAS, CONFIGS, PRODUCTION, SMALL, SBCConfig, Share
 from populace.evaluation.sbc.ranks import Uniformity, default_bins, quantities, rank_statistic, uniformity_test
 from populace.evaluation.sbc.report import summarize, write_sbc
 from populace.evaluation.sbc.run import run_sbc, thin_index
@@ -19,6 +19,7 @@ from populace.evaluation.sbc.simulate import prior_draws, simulate_study, templa
 
 __all__ = [
     "CONFIGS",
+    "AREAS",
     "PRODUCTION",
     "SMALL",
     "SBCConfig",

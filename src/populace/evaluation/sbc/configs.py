@@ -9,6 +9,11 @@ other data, and names the rotation-invariant quantities whose ranks are tested.
   table, a cross-tab sex x edu, a nominal attribute with softmax loadings and a free
   attribute (no census table). 2 x 3 x 2 x 3 x 3 x 3 = 324 joint cells: a third area
   took the gradient from 1.1 to 1.9 ms, and 200 replications have to fit in ~75 min.
+* :data:`AREAS`: the default model config as users fit it (area effects included), four
+  areas with an area x age table, a national edu table, a cross-tab age x edu and two
+  free attributes, a nominal and an ordinal one: every non-geography attribute but age
+  gets area offsets. 4 x 3 x 3 x 3 x 3 = 324 joint cells. Fitted by
+  ``populace.inference.fit`` itself (nutpie on JAX, ``method="nutpie"``).
 * :data:`SMALL`: the earlier check, K = 1, four attributes with 1-D tables only, no
   Dirichlet layer.
 """
@@ -20,7 +25,7 @@ from typing import Any
 
 from populace.study.spec import Attribute
 
-__all__ = ["CONFIGS", "PRODUCTION", "SMALL", "SBCConfig", "Share"]
+__all__ = ["AREAS", "CONFIGS", "PRODUCTION", "SMALL", "SBCConfig", "Share"]
 
 Event = tuple[tuple[str, str], ...]  # (attribute, level) pairs, all of which hold
 
@@ -69,6 +74,9 @@ class SBCConfig:
         Copula population shares that are ranked.
     rank_concentration
         Rank ``log_concentration`` (the Dirichlet layer's ``log alpha``).
+    scalars
+        Names of further scalar free parameters that are ranked as they are (area-effect
+        scales ``area_sd_<attribute>``, ``log_census_concentration``).
     """
 
     name: str
@@ -79,6 +87,7 @@ class SBCConfig:
     gram: tuple[tuple[str, str], ...] | None = None
     shares: tuple[Share, ...] = ()
     rank_concentration: bool = False
+    scalars: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [a.name for a in self.attributes]
@@ -132,6 +141,36 @@ PRODUCTION = SBCConfig(
     rank_concentration=True,
 )
 
+AREAS = SBCConfig(
+    name="areas",
+    attributes=(
+        Attribute("region", "nominal", ("r1", "r2", "r3", "r4"), role="geography"),
+        Attribute("age", "ordinal", ("young", "mid", "old")),
+        Attribute("edu", "ordinal", ("e1", "e2", "e3")),
+        Attribute("party", "nominal", ("p1", "p2", "p3")),
+        Attribute("opinion", "ordinal", ("o1", "o2", "o3")),
+    ),
+    fixed_tables=(("region", "age"), ("edu",)),
+    crosstabs=(("age", "edu"),),
+    model_config={},  # the defaults
+    gram=(
+        ("age", "edu"),  # the census cross-tab's pair
+        ("age", "opinion"),
+        ("edu", "party=p2"),
+        ("party=p3", "opinion"),
+        ("opinion", "opinion"),
+    ),
+    shares=(
+        *(Share((("opinion", "o1"),), (("region", r),)) for r in ("r1", "r2", "r3", "r4")),
+        Share((("party", "p1"),), (("region", "r1"),)),
+        Share((("party", "p3"),), (("region", "r4"),)),
+        Share((("edu", "e3"),), (("region", "r2"),)),
+        Share((("party", "p2"), ("opinion", "o3"))),
+    ),
+    rank_concentration=True,
+    scalars=("area_sd_edu", "area_sd_party", "area_sd_opinion", "log_census_concentration"),
+)
+
 SMALL = SBCConfig(
     name="small",
     attributes=(
@@ -149,4 +188,4 @@ SMALL = SBCConfig(
     ),
 )
 
-CONFIGS: dict[str, SBCConfig] = {c.name: c for c in (PRODUCTION, SMALL)}
+CONFIGS: dict[str, SBCConfig] = {c.name: c for c in (PRODUCTION, AREAS, SMALL)}

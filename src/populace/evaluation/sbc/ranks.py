@@ -17,7 +17,7 @@ def quantities(model: Any, params: Mapping[str, np.ndarray], config: SBCConfig) 
     """Rotation-invariant quantities of one parameter draw, by label.
 
     ``gram[r,s]``: entries of ``loading_gram`` (rows as ``CopulaModel.loading_rows``;
-    ``config.gram``, or the upper triangle); ``log_concentration``; ``shares_<free>[level]``
+    ``config.gram``, or the upper triangle); ``log_concentration``; ``config.scalars``; ``shares_<free>[level]``
     for each free attribute; ``pi[...]`` for each :class:`Share` of ``config.shares``.
     """
     from populace.inference.enumerate import joint_shares
@@ -30,6 +30,8 @@ def quantities(model: Any, params: Mapping[str, np.ndarray], config: SBCConfig) 
     out = {f"gram[{r},{c}]": float(gram[rows.index(r), rows.index(c)]) for r, c in pairs}
     if config.rank_concentration:
         out["log_concentration"] = float(p["log_concentration"])
+    for name in config.scalars:
+        out[name] = float(p[name])
     for name in config.free:
         for lev, v in zip(model.study.attribute(name).levels, p[f"shares_{name}"], strict=True):
             out[f"shares_{name}[{lev}]"] = float(v)

@@ -3,8 +3,11 @@
 The fixed census tables (the shares the model conditions on) are drawn once per run
 (seeded by ``[seed, FIXED_TABLES_STREAM]``) and shared by every replication: SBC holds
 covariates fixed, and they are constants of the compiled graph. Per replication ``r``
-(seeded by ``[seed, r]``): the ``r``-th prior draw ``theta``, a study simulated from it (:mod:`~populace.evaluation.sbc.simulate`), one NUTS chain on it
-(:class:`~populace.evaluation.sbc.sampler.ReusableNuts`, compiled once), the ranked
+(seeded by ``[seed, r]``): the ``r``-th prior draw ``theta``, a study simulated from it
+(:mod:`~populace.evaluation.sbc.simulate`), a fit of it -- ``method="nutpie"``: the
+production fit, ``populace.inference.fit`` with the sampler config's defaults (nutpie on
+JAX, its chains, tuning, draws and self-extension); ``"nuts"``: one PyMC NUTS chain
+(:class:`~populace.evaluation.sbc.sampler.ReusableNuts`, compiled once) -- the ranked
 quantities (:func:`~populace.evaluation.sbc.ranks.quantities`) of ``theta`` and of the
 draws, and their ranks among ``L`` draws thinned by ``ceil(draws / ESS_bulk_min)`` so that
 the ranked draws are close to independent (autocorrelated draws flatten a rank
@@ -25,7 +28,10 @@ from populace.evaluation.sbc.configs import PRODUCTION, SBCConfig
 from populace.evaluation.sbc.ranks import quantities, rank_statistic
 from populace.evaluation.sbc.simulate import prior_draws, simulate_study, template_study
 
-__all__ = ["FIXED_TABLES_STREAM", "run_sbc", "thin_index"]
+__all__ = ["FIXED_TABLES_STREAM", "METHODS", "run_sbc", "thin_index"]
+
+#: Fitting methods of a replication (see :func:`run_sbc`).
+METHODS = ("nutpie", "nuts", "advi")
 
 #: Second seed word of the generator that draws the run's fixed census tables.
 FIXED_TABLES_STREAM = 1_000_003
@@ -47,10 +53,10 @@ def thin_index(draws: int, n_ranks: int, ess: float) -> tuple[np.ndarray, int]:
 
 
 def _ess_bulk(samples: np.ndarray) -> np.ndarray:
-    """Bulk ESS of each column of a (draws, Q) single-chain array (ArviZ)."""
+    """Bulk ESS of each quantity of a (chains, draws, Q) array (ArviZ, over the chains)."""
     import arviz as az
 
-    return np.array([float(az.ess(samples[None, :, j], method="bulk")) for j in range(samples.shape[1])])
+    return np.array([float(az.ess(samples[:, :, j], method="bulk")) for j in range(samples.shape[2])])
 
 
 def run_sbc(
@@ -59,8 +65,8 @@ def run_sbc(
     reps: int = 200,
     n_sample: int = 300,
     method: str = "nuts",
-    draws: int = 200,
-    tune: int = 150,
+    draws: int | None = None,
+    tune: int | None = None,
     n_ranks: int | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
@@ -78,10 +84,13 @@ def run_sbc(
     n_sample
         Microdata rows per study.
     method
-        ``"nuts"`` (one chain, compiled once) or ``"advi"`` (``populace.inference.fit``,
-        compiled per replication; ``tune`` unused).
+        ``"nutpie"`` (``populace.inference.fit`` as users run it: nutpie on JAX, compiled
+        per replication through XLA's cache), ``"nuts"`` (one PyMC chain, compiled once)
+        or ``"advi"`` (``populace.inference.fit``, compiled per replication; ``tune``
+        unused).
     draws, tune
-        Posterior draws and tuning steps.
+        Posterior draws (per chain) and tuning steps; default the sampler config's for
+        ``"nutpie"`` (1,000 and 300), 200 and 150 otherwise.
     n_ranks
         Ranked draws ``L`` per replication; ranks lie in ``0 .. L``. Default
         ``min(99, draws // 2)``.
@@ -101,14 +110,22 @@ def run_sbc(
     pandas.DataFrame
         One row per (replication, quantity): ``rep, quantity, rank, n_ranks, true,
         post_mean, post_sd, ess_bulk`` and per replication ``seconds, divergences,
-        ess_min, thin``. Failed replications are left out and listed in
+        ess_min, thin, chains``. Failed replications are left out and listed in
         ``df.attrs["failed"]``.
     """
+    from populace.models.config import DEFAULT_SAMPLER_CONFIG
+
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "nutpie":
+        draws = int(DEFAULT_SAMPLER_CONFIG["draws"]) if draws is None else int(draws)
+        tune = int(DEFAULT_SAMPLER_CONFIG["tune"]) if tune is None else int(tune)
+    else:
+        draws = 200 if draws is None else int(draws)
+        tune = 150 if tune is None else int(tune)
     L = int(n_ranks) if n_ranks is not None else max(1, min(99, draws // 2))
     if L > draws:
         raise ValueError(f"n_ranks={L} is more than the {draws} posterior draws")
-    if method not in ("nuts", "advi"):
-        raise ValueError(f"unknown method {method!r}; choose nuts or advi")
     say = progress or (lambda _msg: None)
     thetas = prior_draws(reps, seed=seed, config=config)
     fixed = template_study(config, rng=np.random.default_rng([seed, FIXED_TABLES_STREAM]))
@@ -129,20 +146,29 @@ def run_sbc(
             if method == "nuts":
                 sampler = _sampler_for(sampler, study, config)
                 post, stats = sampler.sample(draws=draws, tune=tune, seed=[seed, rep, 1])
-                model, div = sampler.copula, float(stats["diverging"].sum())
+                model, div, chains = sampler.copula, float(stats["diverging"].sum()), 1
+                post = {k: v[None] for k, v in post.items()}
+            elif method == "nutpie":
+                model, post, div = _nutpie(study, config, draws=draws, tune=tune, seed=seed * 100_003 + rep)
+                chains = next(iter(post.values())).shape[0]
             else:
                 model, post, div = _advi(study, config, draws=draws, seed=seed * 100_003 + rep)
+                post, chains = {k: v[None] for k, v in post.items()}, 1
         except Exception as exc:  # noqa: BLE001 - one bad replication must not lose an hour of others
             failed.append(f"rep {rep}: {type(exc).__name__}: {exc}")
             say(f"rep {rep + 1}/{reps} FAILED ({type(exc).__name__}: {exc})")
             continue
         truth = quantities(model, theta, config)
         names = list(truth)
-        per_draw = [quantities(model, {k: v[i] for k, v in post.items()}, config) for i in range(draws)]
-        samples = np.array([[d[q] for q in names] for d in per_draw])
-        ess = _ess_bulk(samples)
+        n_draws = next(iter(post.values())).shape[1]
+        per_draw = [
+            [quantities(model, {k: v[c, i] for k, v in post.items()}, config) for i in range(n_draws)] for c in range(chains)
+        ]
+        by_chain = np.array([[[d[q] for q in names] for d in chain] for chain in per_draw])  # (chains, draws, Q)
+        ess = _ess_bulk(by_chain)
         ess_min = float(np.nanmin(ess))
-        keep, thin = thin_index(draws, L, ess_min)
+        samples = by_chain.reshape(chains * n_draws, len(names))  # chain after chain
+        keep, thin = thin_index(chains * n_draws, L, ess_min)
         ranks = rank_statistic(np.array([truth[q] for q in names]), samples[keep], rng)
         seconds = time.perf_counter() - t0
         for j, q in enumerate(names):
@@ -161,9 +187,13 @@ def run_sbc(
                     "divergences": div,
                     "ess_min": ess_min,
                     "thin": thin,
+                    "chains": chains,
                 }
             )
-        say(f"rep {rep + 1}/{reps} done in {seconds:.1f} s (divergences {div:.0f}, ESS min {ess_min:.0f}, thin {thin})")
+        say(
+            f"rep {rep + 1}/{reps} done in {seconds:.1f} s (chains {chains}, divergences {div:.0f}, "
+            f"ESS min {ess_min:.0f}, thin {thin})"
+        )
         if on_rep is not None:
             on_rep(_frame(rows, failed, attrs))
     return _frame(rows, failed, attrs)
@@ -193,6 +223,19 @@ def _sampler_for(sampler: Any, study: Any, config: SBCConfig) -> Any:
     sampler = ReusableNuts(study, model_config=config.model_config)
     _SAMPLERS[_key(config)] = sampler
     return sampler
+
+
+def _nutpie(study: Any, config: SBCConfig, *, draws: int, tune: int, seed: int) -> tuple[Any, dict[str, np.ndarray], float]:
+    """The production fit: ``populace.inference.fit`` with the sampler config's defaults
+    but ``draws`` and ``tune``; the posterior per chain, ``(chains, draws, ...)``."""
+    from populace.inference.fit import fit
+    from populace.models.copula import CopulaModel
+
+    fitted = fit(study, method="nuts", draws=draws, tune=tune, seed=seed, model_config=dict(config.model_config), warn=False)
+    post = fitted["posterior"].to_dataset()
+    per_chain = {str(k): da.transpose("chain", "draw", ...).values for k, da in post.data_vars.items()}
+    div = float(fitted["sample_stats"]["diverging"].sum())
+    return CopulaModel(study, model_config=dict(config.model_config)), per_chain, div
 
 
 def _advi(study: Any, config: SBCConfig, *, draws: int, seed: int) -> tuple[Any, Mapping[str, np.ndarray], float]:
