@@ -91,24 +91,46 @@ def test_small_sample_form_of_the_rectifier():
     assert small.hi - small.lo > large.hi - large.lo
 
 
-def test_draw_spread_enters_the_variance():
-    # Draws whose means spread widely: V_p = (1 + 1/D) (B - W) + W / D exactly, and the t
-    # quantile has Satterthwaite's degrees of freedom; the interval is wider than with the
-    # same personas pooled into one draw.
+@pytest.mark.parametrize("lam", [1.0, 0.5])
+def test_draw_spread_enters_the_variance(lam):
+    # Draws whose means spread widely: V_p = (1 + 1/D) (B - W) + W / D exactly, lambda^2 V_p
+    # of it reported as the persona side's share, and the t quantile has Satterthwaite's
+    # degrees of freedom; the interval is wider than with the same personas pooled into one draw.
+    from scipy import stats
+
     y, f, fu = _data(6)
     D = 8
     shift = np.linspace(-0.1, 0.1, D)
     means = fu.mean() + shift
     variances, sizes = means * (1 - means), np.full(D, 500.0)
-    r = ppi_mean(y, f, DrawSummary(means, variances, sizes), lam=1.0)
+    r = ppi_mean(y, f, DrawSummary(means, variances, sizes), lam=lam)
     within = np.mean(variances / sizes)
     between = (np.var(means, ddof=1) - within) * (1 + 1 / D)
     n = len(y)
-    rect = np.var(y - f) / (n - 1)  # ddof = 0 variance over n, times n / (n - 1)
-    np.testing.assert_allclose(r.se**2, between + within / D + rect, **EXACT)
-    df = (between + within / D + rect) ** 2 / (between**2 / (D - 1) + rect**2 / (n - 1))
+    rect = np.var(y - lam * f) / (n - 1)  # ddof = 0 variance over n, times n / (n - 1)
+    persona = lam**2 * (between + within / D)
+    np.testing.assert_allclose(r.persona_variance, persona, **EXACT)
+    np.testing.assert_allclose(r.se**2, persona + rect, **EXACT)
+    df = (persona + rect) ** 2 / ((lam**2 * between) ** 2 / (D - 1) + rect**2 / (n - 1))
     np.testing.assert_allclose(r.df, df, **EXACT)
-    np.testing.assert_allclose(r.estimate, means.mean() + y.mean() - f.mean(), **EXACT)
+    np.testing.assert_allclose(r.hi - r.estimate, stats.t.ppf(0.95, df) * r.se, **EXACT)
+    np.testing.assert_allclose(r.estimate, lam * means.mean() + y.mean() - lam * f.mean(), **EXACT)
     m = means.mean()
-    pooled = ppi_mean(y, f, DrawSummary(np.array([m]), np.array([m * (1 - m)]), np.array([sizes.sum()])), lam=1.0)
+    pooled = ppi_mean(y, f, DrawSummary(np.array([m]), np.array([m * (1 - m)]), np.array([sizes.sum()])), lam=lam)
     assert r.hi - r.lo > 1.5 * (pooled.hi - pooled.lo)
+
+
+def test_tuned_lambda_is_clipped_at_one_and_zero_without_information():
+    # An LLM answer that moves a third as much as Y: the unclipped PPI++ lambda is about 3, and
+    # lambda > 1 would over-trust it; clipped to 1 it is plain PPI.
+    rng = np.random.default_rng(8)
+    y = rng.normal(size=400)
+    f = y / 3 + 0.01 * rng.normal(size=400)
+    fu = rng.normal(size=5000) / 3
+    r = ppi_mean(y, f, summarize_draws(fu, np.zeros(len(fu), int)))
+    n, N = len(y), len(fu)
+    raw = np.mean((y - y.mean()) * (f - f.mean())) / ((1 + n / N) * np.var(np.concatenate([f, fu]), ddof=1))
+    assert raw > 2 and r.lam == 1.0
+    # An LLM that always gives one answer carries no information: lambda 0, the humans' mean
+    const = ppi_mean(y, np.full(n, 0.4), summarize_draws(np.full(N, 0.4), np.zeros(N, int)))
+    assert const.lam == 0.0 and const.estimate == pytest.approx(y.mean(), abs=1e-12) and np.isfinite(const.se)

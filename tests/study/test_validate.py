@@ -262,6 +262,12 @@ def test_marginal_ragged_row(tmp_path: Path) -> None:
     assert err.row == 3 and "not valid CSV" in str(err)
 
 
+def test_first_row_wider_than_the_header(tmp_path: Path) -> None:
+    # pandas would only warn and drop the extra cell (found by the study fuzzer)
+    err = error(write(tmp_path, age__csv="age,count\nyoung,60,3\nold,40\n"))
+    assert err.row == 2 and "line 2 has 3 cells, the header 2" in str(err)
+
+
 def test_marginal_zero_total(tmp_path: Path) -> None:
     body = toml('[[marginals]]\npath = "age_sex.csv"\n', "")
     err = error(write(tmp_path, study__toml=body, age__csv="age,count\nyoung,0\nold,0\n"))

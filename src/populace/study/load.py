@@ -247,6 +247,19 @@ def read_table(path: Path, *, row: int | None = None, config: str | None = None)
                 fix="Name every column, or remove the stray comma.",
             )
     unique_header(header, file=label)
+    # A row wider than the header: pandas (index_col=False) would warn and drop its extra cells.
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for cells in reader:
+            if len(cells) > len(header):
+                raise StudyError(
+                    f"the file is not valid CSV: line {reader.line_num} has {len(cells)} cells, the header {len(header)}.",
+                    file=label,
+                    row=reader.line_num,
+                    fix="Give every line as many comma-separated cells as the header; quote cells containing commas.",
+                )
+    except csv.Error:
+        pass  # pandas names the problem below
     try:
         frame = pd.read_csv(
             io.StringIO(text),
