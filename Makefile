@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: env demo test test-slow clean
+.PHONY: env demo test test-slow results-check mutation clean
 
 $(VENV)/.built: pyproject.toml scripts/find-python
 	@PYBIN=$$(sh scripts/find-python) && echo "using $$PYBIN ($$($$PYBIN --version))" && \
@@ -25,6 +25,20 @@ test: env
 
 test-slow: env
 	$(PY) -m pytest -m slow
+
+# Every result under benchmarks/results names its command and commit (PROVENANCE.md); the SBC
+# tables follow from their ranks; rectify_sim rerun agrees within Monte-Carlo error (~3 min).
+results-check: env
+	$(PY) benchmarks/results_check.py --check
+
+# mutmut on the modules whose tests run without NUTS; writes benchmarks/results/mutation_score.md
+# with every survivor (about 1 h on 2 cores).
+MUTATE := src/populace/simulate/ppi.py src/populace/study/check.py src/populace/inference/ipf.py \
+	src/populace/evaluation/metrics/coverage.py src/populace/evaluation/metrics/intervals.py
+mutation: env
+	$(PY) -m pip install --quiet -e '.[mutation]'
+	$(PY) benchmarks/mutations/score.py --modules $(MUTATE) \
+	  --tests tests/simulate tests/study tests/inference tests/evaluation --max-children 1
 
 clean:
 	rm -rf $(VENV) build *.egg-info
