@@ -9,6 +9,7 @@ The main functions are re-exported here and imported on first use, so
     fit = populace.fit(study)
     personas = populace.sample_personas(fit, 1000)
     populace.to_parquet(personas, "personas.parquet")
+    populace.summarize(personas, by="region", target="party")  # shares with intervals
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _LAZY = {
     "sample_personas": "populace.inference",
     "to_parquet": "populace.personas",
     "to_frame": "populace.personas",
+    "summarize": "populace.summarize",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -41,6 +43,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never run
     from populace.inference.generate import sample_personas
     from populace.inference import fit, load_fit, save_fit
     from populace.personas import to_frame, to_parquet
+    from populace.summarize import summarize
     from populace.study import load_study, make_study
 
 
