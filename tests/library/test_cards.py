@@ -50,6 +50,29 @@ def test_every_persona_gets_its_card_in_file_order(personas, tmp_path: Path) -> 
         assert card["provenance"] == prov
 
 
+def _cards(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_every_persona_format_gives_the_same_cards(personas, tmp_path: Path) -> None:
+    """A file from populace.to_parquet (a Dataset whose attrs hold the study as JSON) and a
+    folder partitioned by draw, as `populace generate --partition-by draw` writes it, give
+    the cards of the one streamed file (the folder: each draw's persona_ids count on)."""
+    from populace.personas import persona_dataset, to_parquet
+    from populace.study.serialize import study_to_dict
+
+    path, codes = personas
+    expect = _cards(write_cards(path, tmp_path / "file.jsonl")[0])
+    ds = persona_dataset(codes, STUDY, attrs={"study": json.dumps(study_to_dict(STUDY))})
+    to_parquet(ds, tmp_path / "ds.parquet")
+    assert _cards(write_cards(tmp_path / "ds.parquet", tmp_path / "ds.jsonl")[0]) == expect
+    for d in range(DRAWS):
+        write_parquet_stream([(d, {k: v[d] for k, v in codes.items()})], STUDY, tmp_path / "parts" / f"draw={d}" / "part-00000.parquet",
+                             attrs={"study": json.dumps(study_to_dict(STUDY))}, partition_columns=("draw",))
+    assert study_of_personas(tmp_path / "parts").names == STUDY.names
+    assert _cards(write_cards(tmp_path / "parts", tmp_path / "parts.jsonl")[0]) == expect
+
+
 def test_provenance_of_each_kind_in_the_cards(personas, tmp_path: Path) -> None:
     path, _ = personas
     out, _ = write_cards(path, tmp_path / "cards.jsonl")

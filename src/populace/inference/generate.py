@@ -14,6 +14,7 @@ many, draws the other chunks.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -235,12 +236,14 @@ def sample_personas(
 
 
 def _attrs(plan: _Plan, where: Mapping[str, str] | None) -> dict[str, object]:
-    """What a persona set records of how it was drawn."""
+    """What a persona set records of how it was drawn, and its study (JSON), so that every
+    persona format can be read back without the fit (`populace cards`)."""
     return {
         "method": "populace copula",
         "seed": plan.entropy,
         "posterior_draws": plan.picks.tolist(),
         "where": "" if not where else ",".join(f"{k}={v}" for k, v in where.items()),
+        "study": json.dumps(study_to_dict(plan.model.study)),
     }
 
 
@@ -277,9 +280,7 @@ def write_personas(
             if progress is not None:
                 progress(done, total)
 
-    # The study travels with the file, so `populace cards` needs no fit.
-    attrs = _attrs(plan, where) | {"study": study_to_dict(plan.model.study)}
-    return write_parquet_stream(chunks(), plan.model.study, path, attrs=attrs, closing_attrs=record.attrs)
+    return write_parquet_stream(chunks(), plan.model.study, path, attrs=_attrs(plan, where), closing_attrs=record.attrs)
 
 
 def write_personas_dataset(
@@ -313,7 +314,7 @@ def write_personas_dataset(
     with atomic_dir(out) as tmp:
         # The plan (model, posterior, picks, seed) travels to the workers whole, so every
         # task draws from the same posterior draws as this process would.
-        args = (plan, n, str(tmp), by_geography)
+        args = (plan, n, str(tmp), by_geography, _attrs(plan, where))
         if client is None:
             rows = sum(_write_draw(d, *args) for d in range(draws))
         else:
@@ -321,15 +322,16 @@ def write_personas_dataset(
     return out, rows
 
 
-def _write_draw(d: int, plan: _Plan, n: int, root: str, by_geo: bool) -> int:
-    """One partition task: posterior draw ``d``'s personas, one file per chunk (and area)."""
+def _write_draw(d: int, plan: _Plan, n: int, root: str, by_geo: bool, set_attrs: Mapping[str, object]) -> int:
+    """One partition task: posterior draw ``d``'s personas, one file per chunk (and area),
+    each file with the set's attrs (study included) and this draw's record."""
     from populace.personas import write_parquet_stream
 
     study, geo = plan.model.study, plan.model.structure.geo_name
     pop = _population(plan, d)
     record = _Record()
     record(d, pop)
-    attrs = record.attrs()  # this draw's record, in each of its files
+    attrs = dict(set_attrs) | record.attrs()
     rows = 0
     for chunk in _chunks(plan, d, pop, n):
         base = Path(root) / f"draw={d}"

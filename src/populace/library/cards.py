@@ -32,7 +32,8 @@ BATCH = 65_536
 
 
 def study_of_personas(path: str | os.PathLike[str]) -> Study:
-    """The study a personas Parquet file was generated from (kept in its metadata).
+    """The study a personas Parquet file, or partitioned folder of them, was generated from
+    (kept in the files' metadata; a folder's first file is read).
 
     Raises
     ------
@@ -41,16 +42,24 @@ def study_of_personas(path: str | os.PathLike[str]) -> Study:
     """
     import pyarrow.parquet as pq
 
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.rglob("*.parquet"))
+        if not files:
+            raise PersonasError(f"{path}: a folder with no Parquet file. Fix: give personas from `populace generate`.")
+        path = files[0]
     try:
         meta = pq.ParquetFile(path).schema_arrow.metadata or {}
     except (OSError, ValueError) as exc:
         raise PersonasError(f"{path}: not a readable Parquet file ({exc}).") from None
     try:
         study = json.loads(meta[b"populace"])["study"]
+        if isinstance(study, str):  # sample_personas keeps it as JSON text (a Dataset attr)
+            study = json.loads(study)
     except (KeyError, ValueError, TypeError):
         raise PersonasError(
             f"{path}: the file carries no populace study in its metadata. "
-            "Fix: write it with `populace generate FIT.nc --n N --out PERSONAS.parquet` (one file, not --partition-by)."
+            "Fix: write it with `populace generate` or `populace.to_parquet` of `populace.sample_personas`."
         ) from None
     try:
         return study_from_dict(study)
@@ -99,7 +108,9 @@ def write_cards(
     Parameters
     ----------
     personas
-        A Parquet file from ``populace generate`` (columns ``draw`` + one per attribute).
+        A Parquet file from ``populace generate`` or ``populace.to_parquet`` (columns
+        ``draw`` + one per attribute), or a folder partitioned by ``populace generate
+        --partition-by`` (``persona_id`` then counts rows in the folder's file order).
     out
         The ``.jsonl`` file to write.
     template
@@ -113,20 +124,25 @@ def write_cards(
     -------
     The path and the number of cards written.
     """
-    import pyarrow.parquet as pq
+    import pyarrow.dataset as pads
 
     study = study if study is not None else study_of_personas(personas)
     renderer = CardRenderer(study, load_template(template, study))
-    pf = pq.ParquetFile(personas)
-    missing = [c for c in ("draw", *study.names) if c not in pf.schema_arrow.names]
+    try:
+        data = pads.dataset(personas, format="parquet", partitioning="hive")
+    except (OSError, ValueError) as exc:
+        raise PersonasError(f"{personas}: not a readable Parquet file or folder ({exc}).") from None
+    missing = [c for c in ("draw", *study.names) if c not in data.schema.names]
     if missing:
         raise PersonasError(f"{personas}: no column {missing[0]!r}. Fix: cards need personas written by `populace generate`.")
-    total, done = pf.metadata.num_rows, 0
+    total, done = data.count_rows(), 0
     out = Path(out)
     with atomic_path(out) as tmp, open(tmp, "wb", buffering=1 << 20) as f:
-        for batch in pf.iter_batches(batch_size=BATCH, columns=["draw", *study.names]):
+        for batch in data.to_batches(batch_size=BATCH, columns=["draw", *study.names]):
+            if not batch.num_rows:
+                continue
             codes = batch_codes(batch, study, personas)
-            draw = batch.column("draw").to_numpy(zero_copy_only=False)
+            draw = batch.column("draw").to_numpy(zero_copy_only=False).astype(np.int64)
             f.write(renderer.lines(codes, draw, np.arange(done, done + batch.num_rows)))
             done += batch.num_rows
             if progress is not None:
