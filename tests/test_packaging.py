@@ -25,6 +25,7 @@ def test_wheel_contains_every_subpackage(tmp_path):
     assert "populace/models/copula.py" in names
     assert "populace/inference/fit.py" in names
     assert "populace/data/gss/study.toml" in names
+    assert "populace/py.typed" in names  # PEP 561: type checkers read the package's hints
     # every source package on disk is in the wheel
     disk = {p.parent.relative_to(ROOT / "src").as_posix() for p in ROOT.glob("src/populace/**/__init__.py")}
     for d in disk:
