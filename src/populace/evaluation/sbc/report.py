@@ -84,6 +84,14 @@ def _describe(name: str) -> str:
     )
 
 
+def _chains(df: pd.DataFrame) -> str:
+    """Chains per replication (the production fit adds chains until it converges)."""
+    if "chains" not in df.columns or not len(df):
+        return "1 chain"
+    counts = df.drop_duplicates("rep")["chains"].value_counts().sort_index()
+    return ", ".join(f"{int(c)} chains in {int(n)} replications" for c, n in counts.items())
+
+
 def _markdown(
     df: pd.DataFrame, table: pd.DataFrame, *, command: str, paths: Mapping[str, Path], notes: str
 ) -> str:
@@ -98,8 +106,8 @@ def _markdown(
         f"{done} replications done ({len(failed)} failed) of {a.get('reps', '?')}, "
         f"{_describe(str(a.get('config', '?')))}. Per replication: parameters from the model's prior, "
         f"a study simulated from the model's likelihood (see `populace.evaluation.sbc.simulate`), "
-        f"microdata n = {a.get('n_sample', '?')}; fit by {a.get('method', '?')} (1 chain, "
-        f"{a.get('draws', '?')} draws, {a.get('tune', '?')} tune).",
+        f"microdata n = {a.get('n_sample', '?')}; fit by {a.get('method', '?')} ({_chains(df)}, "
+        f"{a.get('draws', '?')} draws and {a.get('tune', '?')} tuning steps per chain).",
     ]
     if len(df):
         per_rep = df.drop_duplicates("rep")
@@ -113,7 +121,7 @@ def _markdown(
             f"(total {per_rep['seconds'].sum() / 60:.1f} min); divergences: total "
             f"{per_rep['divergences'].sum():.0f} in {int((per_rep['divergences'] > 0).sum())} replications.",
             "",
-            f"ESS (bulk, of the ranked quantities over the whole chain), smallest per replication: "
+            f"ESS (bulk, of the ranked quantities over all chains), smallest per replication: "
             f"min {per_rep['ess_min'].min():.0f}, median {per_rep['ess_min'].median():.0f}, max "
             f"{per_rep['ess_min'].max():.0f}; replications with ESS_min < L = {L}: {low} (their L draws are "
             f"spread evenly over the chain, less than ESS apart). Thinning used: "
