@@ -30,15 +30,14 @@ __all__ = [
     "threshold_logp",
     "threshold_logps",
     "threshold_solve",
-    "shifted_threshold_logps",
-    "shifted_softmax_logps",
+    "threshold_mixture_logps",
+    "softmax_mixture_logp",
     "softmax_logp",
     "pattern_logp",
     "LOG_FLOOR",
 ]
 
 _EPS = 1e-12
-_SQRT2 = float(np.sqrt(2.0))
 
 
 def threshold_logp(b: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any) -> Any:
@@ -88,38 +87,43 @@ def threshold_solve(
     return logp, t, m
 
 
-#: Stands for an infinite threshold (below the first level, above the last).
-_FAR = 1e3
-_P_FLOOR = float(np.exp(LOG_FLOOR))
+def threshold_mixture_logps(
+    m: Any, shift: Any, shares: Any, n_levels: Sequence[int], log_w_geo: np.ndarray, log_w: np.ndarray, xp: Any
+) -> Any:
+    """(J, S, Q, L) log P(level | node, area) of J threshold attributes whose latent location
+    moves by ``shift`` (J, S) in area ``s`` (unscaled latent units, as ``m``), with thresholds
+    solved so that the mixture over areas and nodes has the target margin ``shares`` (J, 1, L).
 
-
-def shifted_threshold_logps(t: Any, m: Any, shift: Any, n_levels: int, xp: Any) -> Any:
-    """(S, Q, L) log P(level | node) of one threshold attribute with ``n_levels`` levels and
-    its latent location moved by ``shift`` (S,), in the unscaled latent units of ``t``
-    (L - 1,) and ``m`` (Q,): ``P(y = l) = Phi(t_l - m_q - shift_s) - Phi(t_{l-1} - m_q - shift_s)``.
-
-    As in the threshold kernel (``models.solve``), each level comes from the smaller tails
-    of its two thresholds (one ``erfc`` per threshold, no cancellation in either tail), and
-    is floored at ``LOG_FLOOR``.
+    ``m`` (J, Q) holds the loading terms, ``log_w_geo`` (S,) the areas' log population
+    weights and ``log_w`` (Q,) the nodes': ``P(y <= l | q, s) = Phi(t_l - m_q - shift_s)`` and
+    ``sum_{s, q} w_s w_q P(y = l | q, s) = shares_l``. Solving over the mixture, not over the
+    nodes alone, keeps a pinned margin pinned whatever the offsets (their centring is linear,
+    the margin is not).
     """
-    z = t[None, None, :] - m[None, :, None] - shift[:, None, None]  # (S, Q, L - 1)
-    far = xp.ones_like(z[:, :, :1]) * _FAR
-    hi, lo = xp.concatenate([z, far], axis=2), xp.concatenate([-far, z], axis=2)  # level l's thresholds
-    small = 0.5 * xp.erfc(abs(z) / _SQRT2)  # the smaller tail at each threshold
-    zero = xp.zeros_like(far)
-    s_hi, s_lo = xp.concatenate([small, zero], axis=2), xp.concatenate([zero, small], axis=2)
-    p = xp.where(lo > 0.0, s_lo - s_hi, xp.where(hi < 0.0, s_hi - s_lo, 1.0 - s_lo - s_hi))
-    return xp.log(xp.maximum(p, _P_FLOOR))
+    n_att, n_area, n_node, n_lev = len(n_levels), len(log_w_geo), len(log_w), max(n_levels)
+    m_mix = (m[:, None, :] + shift[:, :, None]).reshape((n_att, n_area * n_node))
+    cum = xp.clip(xp.cumsum(shares, axis=-1)[:, :, :-1], _EPS, 1.0 - _EPS)
+    log_w_mix = (log_w_geo[:, None] + log_w[None, :]).reshape(-1)
+    logp, _ = xp.threshold_logps(m_mix, cum, np.asarray(n_levels) - 1, log_w_mix)  # (J, 1, S * Q, L)
+    return logp.reshape((n_att, n_area, n_node, n_lev))
 
 
-def shifted_softmax_logps(logp: Any, shift: Any, xp: Any) -> Any:
-    """(S, Q, L) log P(level | node) of one softmax attribute with its non-reference
-    intercepts moved by ``shift`` (S, L - 1): ``logp`` (Q, L) holds the logits up to a
-    constant per node, so the shifted softmax is a log-softmax of their sum."""
-    lev = np.arange(int(logp.shape[-1]) if isinstance(logp, np.ndarray) else logp.type.shape[-1])
-    full = xp.where(lev == 0, 0.0, shift[:, np.maximum(lev - 1, 0)])  # (S, L); a gather, see above
-    x = logp[None, :, :] + full[:, None, :]
-    return x - xp.logsumexp(x, axis=2)[:, :, None]
+def softmax_mixture_logp(
+    B: Any, shares: Any, shift: Any, n_levels: int, nodes: np.ndarray, log_w_geo: np.ndarray, log_w: np.ndarray, xp: Any
+) -> Any:
+    """(S, Q, L) log P(level | node, area) of a softmax attribute with ``n_levels`` levels
+    whose non-reference intercepts move by ``shift`` (S, L - 1) in area ``s``, with intercepts
+    solved so that the mixture over areas (log weights ``log_w_geo``) and nodes has the
+    target margin ``shares`` (1, L)."""
+    k, n_node, n_area = nodes.shape[1], nodes.shape[0], len(log_w_geo)
+    full = xp.concatenate([xp.zeros((1, k)), B], axis=0)  # (L, K)
+    eta_b = xp.dot(nodes, full.T)  # (Q, L)
+    lev = np.arange(n_levels)
+    lifted = xp.where(lev == 0, 0.0, shift[:, np.maximum(lev - 1, 0)])  # (S, L): a gather, no concatenation
+    eta = (eta_b[None, :, :] + lifted[:, None, :]).reshape((n_area * n_node, n_levels))
+    log_w_mix = (log_w_geo[:, None] + log_w[None, :]).reshape(-1)
+    logp = xp.softmax_logp(eta, xp.log(xp.clip(shares, _EPS, 1.0)), log_w_mix)  # (1, S * Q, L)
+    return logp.reshape((n_area, n_node, n_levels))
 
 
 def softmax_logp(B: Any, shares: Any, nodes: np.ndarray, log_w: np.ndarray, xp: Any) -> Any:

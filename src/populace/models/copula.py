@@ -14,9 +14,11 @@ Generative model (K factors, J attributes, geography g):
   attribute with a penalised-complexity prior, ``W`` the study's standardised area
   predictors (if any), centred to a population-weighted mean of zero. A threshold
   attribute's thresholds move by ``u_g`` latent sds; a softmax attribute's non-reference
-  intercepts by ``u_g`` logits. So an area's share of an attribute with only a national
-  table follows its composition and its own offset, partially pooled, and an area with no
-  sample row gets the offsets' spread as its uncertainty.
+  intercepts by ``u_g`` logits; the thresholds / intercepts are solved over the mixture
+  of areas and nodes, so that the attribute's national margin stays pinned. So an area's
+  share of an attribute with only a national table follows its composition and its own
+  offset, partially pooled, and an area with no sample row gets the offsets' spread as its
+  uncertainty.
 * Threshold attributes: raw loadings ``b_j ~ N(0, loading_sd^2)`` (rotation not
   identified by default, so convergence is judged on the rotation-invariant
   ``loading_gram``; ``rotation="lower-triangular"`` samples their LQ factor, see
@@ -65,16 +67,16 @@ class Logps(NamedTuple):
     """What :meth:`CopulaModel.attribute_logps` computes once per evaluation.
 
     ``area[j]`` (G, Q, L_j) for an attribute whose margins a census table pins per area,
-    else None; ``national[j]`` (1, Q, L_j) for every attribute; for the attributes with area
-    effects, ``thresholds[j]`` (L_j - 1,) and ``loading_term[j]`` (Q,) (threshold link, in
-    unscaled latent units) and ``offsets[j]``, the area offsets in those units: (G,) for a
-    threshold attribute, (G, L_j - 1) on the logit scale for a softmax one.
+    else None; ``national[j]`` (1, Q, L_j) for every attribute (for one with area effects,
+    its areas' tables pooled by population); ``by_area[j]`` (G, Q, L_j) for the attributes
+    with area effects, ``log P(level | node, area)`` with the area's offset, else None; and
+    ``offsets[j]``, those offsets: (G,) in unscaled latent units for a threshold attribute,
+    (G, L_j - 1) logits for a softmax one.
     """
 
     area: list[Any]
     national: list[Any]
-    thresholds: list[Any]
-    loading_term: list[Any]
+    by_area: list[Any]
     offsets: list[Any]
 
 
@@ -291,26 +293,35 @@ class CopulaModel:
 
     # ------------------------------------------------------------ shared math
     def attribute_logps(self, params: dict[str, Any], xp: Any) -> Logps:
-        """Per attribute ``log P(level | node)`` at area and at national margins, and what the
-        area effects need (:class:`Logps`).
+        """Per attribute ``log P(level | node)`` at area and at national margins, and per area
+        for the attributes with area effects (:class:`Logps`).
 
-        Threshold attributes are computed as two batches (:func:`cells.threshold_solve`),
-        softmax ones one by one.
+        Threshold attributes are solved in batches (:func:`cells.threshold_solve`), softmax
+        ones one by one. An attribute with area effects has its thresholds / intercepts
+        solved over the mixture of areas (population weights) and nodes, with each area's
+        offset in place (:func:`cells.threshold_mixture_logps`): its national margin stays
+        the census's (or its learned shares) whatever the offsets.
         """
         s = self.structure
         n = len(s.names)
         area: list[Any] = [None] * n
         national: list[Any] = [None] * n
-        thresholds: list[Any] = [None] * n
-        loading_term: list[Any] = [None] * n
+        by_area: list[Any] = [None] * n
+        offsets = self.area_offsets(params, xp)
+        log_w_geo = self._log_area_weights()
         thr = [j for j, link in enumerate(s.link) if link != "softmax"]
         for j in sorted(set(range(n)) - set(thr)):
             b = params[f"loadings_{s.names[j]}"]
-            national[j] = cells.softmax_logp(b, self._national_shares(j, params)[None, :], self.nodes, self.log_w, xp)
+            shares = self._national_shares(j, params)[None, :]
+            if j in self.area_attrs:
+                by_area[j] = cells.softmax_mixture_logp(b, shares, offsets[j], s.n_levels[j], self.nodes, log_w_geo, self.log_w, xp)
+                national[j] = xp.logsumexp(log_w_geo[:, None, None] + by_area[j], axis=0)[None]
+            else:
+                national[j] = cells.softmax_logp(b, shares, self.nodes, self.log_w, xp)
             if s.margins[j] is not None:
                 area[j] = cells.softmax_logp(b, s.margins[j], self.nodes, self.log_w, xp)
         for batch, shares_of, out in (
-            (thr, lambda j: self._national_shares(j, params)[None, :], national),
+            ([j for j in thr if j not in self.area_attrs], lambda j: self._national_shares(j, params)[None, :], national),
             ([j for j in thr if s.margins[j] is not None], lambda j: s.margins[j], area),
         ):
             if not batch:
@@ -318,13 +329,28 @@ class CopulaModel:
             n_lev = [s.n_levels[j] for j in batch]
             b = xp.stack([self._threshold_loadings(j, params, xp) for j in batch], axis=0)
             shares = _stack_padded([shares_of(j) for j in batch], n_lev, xp)
-            lp, t, m = cells.threshold_solve(b, shares, n_lev, self.features, self.log_w, xp)
+            lp, _, _ = cells.threshold_solve(b, shares, n_lev, self.features, self.log_w, xp)
             for i, j in enumerate(batch):
                 out[j] = lp[i, :, :, : s.n_levels[j]]
-                if out is national and j in self.area_attrs:
-                    thresholds[j] = t[i, 0, : s.n_levels[j] - 1]
-                    loading_term[j] = m[i]
-        return Logps(area, national, thresholds, loading_term, self.area_offsets(params, xp))
+        mixed = [j for j in thr if j in self.area_attrs]
+        if mixed:
+            n_lev = [s.n_levels[j] for j in mixed]
+            b = xp.stack([self._threshold_loadings(j, params, xp) for j in mixed], axis=0)
+            shares = _stack_padded([self._national_shares(j, params)[None, :] for j in mixed], n_lev, xp)
+            shift = xp.stack([offsets[j] for j in mixed], axis=0)
+            lp = cells.threshold_mixture_logps(xp.dot(b, self.features.T), shift, shares, n_lev, log_w_geo, self.log_w, xp)
+            for i, j in enumerate(mixed):
+                by_area[j] = lp[i, :, :, : s.n_levels[j]]
+                national[j] = xp.logsumexp(log_w_geo[:, None, None] + by_area[j], axis=0)[None]
+        return Logps(area, national, by_area, offsets)
+
+    def _log_area_weights(self) -> np.ndarray:
+        """Log population weights of the areas (G,), constants of the margin solves: the census
+        area shares where a table gives them; with learned area shares the solve weighs the
+        areas equally (an approximation: the solvers' weights are constants)."""
+        s = self.structure
+        w = np.asarray(s.geo_shares, float) if s.geo_shares is not None else np.full(s.n_geo, 1.0 / s.n_geo)
+        return np.log(np.maximum(w / w.sum(), 1e-300))
 
     @property
     def features(self) -> np.ndarray:
@@ -346,9 +372,10 @@ class CopulaModel:
 
     def area_offsets(self, params: dict[str, Any], xp: Any) -> list[Any]:
         """Per attribute, its area offsets on the scale it is shifted on (:class:`Logps`), or
-        None: ``W gamma + sd * z``, centred to a population-weighted mean of zero, so that
-        the national thresholds keep meaning the national margin. A threshold attribute's
-        offsets are in latent sds (the prior's scale), times ``sqrt(1 + |b|^2)`` here."""
+        None: ``W gamma + sd * z``, centred to a population-weighted mean of zero (a common
+        shift would only move the thresholds, which the margin solve sets). A threshold
+        attribute's offsets are in latent sds (the prior's scale), times ``sqrt(1 + |b|^2)``
+        here."""
         s = self.structure
         out: list[Any] = [None] * len(s.names)
         if not self.area_attrs:
@@ -369,10 +396,7 @@ class CopulaModel:
     def area_tables(self, logps: Logps, j: int, areas: np.ndarray, xp: Any) -> Any:
         """(U, Q, L_j) ``log P(level | node, area)`` of an attribute with area effects, for
         the areas ``areas`` (U,)."""
-        u = logps.offsets[j][xp.fixed(areas)]
-        if self.structure.link[j] == "softmax":
-            return cells.shifted_softmax_logps(logps.national[j][0], u, xp)
-        return cells.shifted_threshold_logps(logps.thresholds[j], logps.loading_term[j], u, self.structure.n_levels[j], xp)
+        return logps.by_area[j][xp.fixed(areas)]
 
     def margin_gap(self, params: dict[str, Any], logps: Logps | None = None) -> float:
         """Largest gap between a solved margin and its target share, over attributes, areas
