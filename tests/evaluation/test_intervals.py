@@ -99,3 +99,29 @@ def test_small_areas_and_groups_are_not_scored():
     assert out["areas_scored"] == 0 and "area_cov90" not in out
     value, groups = out["group_cov90"][CHECK.key]
     assert groups == 0 and np.isnan(value)
+
+
+def test_the_breakdowns_add_up_to_the_pooled_figures():
+    """Per-table, per-attribute and per-area figures are the same coverage cut three ways
+    (the mutation score found these untested): they add back to the pooled figures, the
+    worst tables are the lowest shares in order, and the national share's error is its
+    distance to each area's share."""
+    rng = np.random.default_rng(6)
+    pop = _population(rng)
+    wrong = pop.copy()
+    wrong[:, 2] = rng.permutation(wrong[:, 2])  # some intervals miss, some cover
+    out = interval_metrics(_draws(wrong, rng, 60, True), pop, _study(pop), groups=[CHECK])
+    share = {t: c / n for t, (c, n) in out["free2_by_table"].items()}
+    assert out["free2_tables_under_half"] == sum(v < 0.5 for v in share.values())
+    assert list(out["free2_worst"].values()) == sorted(share.values())[:5]
+    cells = sum(n for _, n in out["free2_by_table"].values())
+    assert out["cov90_free2"] == sum(c for c, _ in out["free2_by_table"].values()) / cells
+    # each area scores vote (2 levels) and trust (3 levels): the areas' mean is the pooled share
+    by_area = out["area_cov90_by_area"]
+    assert len(by_area) == 3 and abs(np.mean(list(by_area.values())) - out["area_cov90"]) < 1e-12
+    assert abs((2 * out["area_cov90_by_attr"]["vote"] + 3 * out["area_cov90_by_attr"]["trust"]) / 5 - out["area_cov90"]) < 1e-12
+    for col, name in ((2, "vote"), (3, "trust")):
+        levels = int(pop[:, col].max()) + 1
+        nat = np.bincount(pop[:, col], minlength=levels) / len(pop)
+        per_area = np.array([np.bincount(pop[pop[:, 0] == a, col], minlength=levels) / (pop[:, 0] == a).sum() for a in range(3)])
+        assert abs(out["national_area_mae_by_attr"][name] - np.abs(nat[None, :] - per_area).mean()) < 1e-12
