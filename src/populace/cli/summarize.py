@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from populace.cli._common import UsageError, check_writable
+from populace.cli._common import check_writable
 
 
 def _prob(text: str) -> float:
@@ -45,8 +45,6 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else None
     if out is not None:
         check_writable(out)
-    if not Path(args.personas).exists():
-        raise UsageError(f"{args.personas}: no such file or folder; give personas from `populace generate`.")
     table = summarize_parquet(args.personas, by=args.by, target=args.target, level=args.level, ci_prob=args.ci)
     if out is None:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -315,7 +315,6 @@ class CopulaModel:
             shares = self._national_shares(j, params)[None, :]
             if j in self.area_attrs:
                 by_area[j] = cells.softmax_mixture_logp(b, shares, offsets[j], s.n_levels[j], self.nodes, log_w_geo, self.log_w, xp)
-                national[j] = xp.logsumexp(log_w_geo[:, None, None] + by_area[j], axis=0)[None]
             else:
                 national[j] = cells.softmax_logp(b, shares, self.nodes, self.log_w, xp)
             if s.margins[j] is not None:
@@ -341,7 +340,8 @@ class CopulaModel:
             lp = cells.threshold_mixture_logps(xp.dot(b, self.features.T), shift, shares, n_lev, log_w_geo, self.log_w, xp)
             for i, j in enumerate(mixed):
                 by_area[j] = lp[i, :, :, : s.n_levels[j]]
-                national[j] = xp.logsumexp(log_w_geo[:, None, None] + by_area[j], axis=0)[None]
+        for j in self.area_attrs:  # the nation's table: the areas' pooled by population
+            national[j] = xp.logsumexp(log_w_geo[:, None, None] + by_area[j], axis=0)[None]
         return Logps(area, national, by_area, offsets)
 
     def _log_area_weights(self) -> np.ndarray:
