@@ -106,6 +106,7 @@ def test_fit_saves_the_fit_and_reports_in_words(fitted: tuple[Path, str, str]) -
         assert step in err, step
     assert " s] " in err  # elapsed seconds on each progress line
     assert "convergence: " in out and "R-hat max" in out and "divergences" in out
+    assert "information (census tables and surveys behind each attribute):" in out and "learned from survey(s)" in out
     assert f"fit saved to {path}" in out
     # Neither a Python warning (file:line) nor PyMC's INFO chatter without --verbose.
     assert "Warning:" not in err and "Auto-assigning NUTS" not in err

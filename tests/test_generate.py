@@ -1,5 +1,7 @@
 """Personas from a fit: margins, reproducibility, save/load, --where."""
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -217,6 +219,8 @@ def test_every_draw_records_its_approximations_in_memory_and_in_the_streamed_fil
     for key in ("stick_breaking_dropped_mass", "raking_sweeps", "margin_gap", "pair_gap", "draws_not_raked_to_convergence"):
         assert meta[key] == a[key], key
     assert "study" in meta
+    # Which census tables and surveys each attribute came from, for every attribute.
+    assert list(json.loads(meta["provenance"])) == [a["name"] for a in json.loads(meta["study"])["attributes"]]
 
 
 def test_draws_do_not_share_randomness(personas):

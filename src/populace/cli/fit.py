@@ -92,5 +92,10 @@ def run(args: argparse.Namespace) -> None:
             f"ADVI: {advi.attrs['steps']:,} steps, {state}; an approximation: its intervals are too "
             "narrow (R-hat does not apply)"
         )
+    from populace.study.provenance import provenance
+
+    print("information (census tables and surveys behind each attribute):")
+    for name, origin in provenance(study).items():
+        print(f"  {name}: {origin.note}")
     print(f"fit saved to {out} ({size(out)})")
     print(f"next: {PROG} generate {out} --n 1000 --draws 20 --out personas.parquet")

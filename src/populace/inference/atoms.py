@@ -34,6 +34,7 @@ from populace.inference.ipf import RakeResult, rake
 from populace.inference.pairs import PairLayer, pair_targets
 from populace.inference.sampler import CopulaSampler, unique_rows
 from populace.models.copula import CopulaModel
+from populace.study.reconcile import reconcile
 from populace.study.spec import Marginal
 
 __all__ = ["Population", "draw_population", "atoms_for_tail", "stick_breaking"]
@@ -142,9 +143,11 @@ def draw_population(
         weights = np.full(m, 1.0 / m)
     result = None
     cols, names, levels = _study_columns(model)
-    census = list(model.study.marginals) if rake_to_census else []
+    # Census tables with stated error: raked to a posterior draw of them, so that the
+    # personas' intervals carry the census error (exact tables come back as they are).
+    census = list(reconcile(model.study.marginals, rng=rng)) if rake_to_census else []
     if census:
-        codes, weights = _seed_unreached(rng, sampler, model, codes, weights)
+        codes, weights = _seed_unreached(rng, sampler, model, codes, weights, census)
     if census or pairs is not None:
         codes, weights = _merge_duplicates(codes, weights, s.joint_shape)
     if census:
@@ -228,7 +231,8 @@ def _complete(
 
 
 def _seed_unreached(
-    rng: np.random.Generator, sampler: CopulaSampler, model: CopulaModel, codes: np.ndarray, weights: np.ndarray
+    rng: np.random.Generator, sampler: CopulaSampler, model: CopulaModel, codes: np.ndarray, weights: np.ndarray,
+    census: list[Marginal],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add records drawn from ``pi`` given each positive census cell that fewer than
     :data:`SEEDS_PER_CELL` records hold (a thin support can leave raking no exact solution)."""
@@ -243,7 +247,7 @@ def _seed_unreached(
         held = np.bincount(live[:, 0], minlength=s.n_geo)
         for g in np.flatnonzero(held < SEEDS_PER_AREA):
             seeds.append(sampler.draw(rng, SEEDS_PER_AREA, fixed={0: int(g)}))
-    for m in model.study.marginals:
+    for m in census:
         tcols = [col_of[a] for a in m.attributes]
         held = np.bincount(np.ravel_multi_index(live[:, tcols].T, m.counts.shape), minlength=m.counts.size)
         for flat in np.flatnonzero((np.ravel(m.counts) > 0) & (held < SEEDS_PER_CELL)):

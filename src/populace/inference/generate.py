@@ -33,6 +33,7 @@ from populace.inference.ipf import RakingWarning
 from populace.inference.pairs import PairLayer, pair_layer
 from populace.models.copula import MARGIN_GAP_TOL, CopulaModel
 from populace.personas import persona_dataset
+from populace.study.provenance import provenance
 from populace.study.serialize import study_to_dict
 
 __all__ = [
@@ -244,6 +245,8 @@ def _attrs(plan: _Plan, where: Mapping[str, str] | None) -> dict[str, object]:
         "posterior_draws": plan.picks.tolist(),
         "where": "" if not where else ",".join(f"{k}={v}" for k, v in where.items()),
         "study": json.dumps(study_to_dict(plan.model.study)),
+        # Which census tables and surveys each attribute's information came from.
+        "provenance": json.dumps({k: v.to_dict(full=True) for k, v in provenance(plan.model.study).items()}),
     }
 
 

@@ -6,11 +6,12 @@ other attributes in study order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from populace.study.shares import census_margin, kish_n_eff
+from populace.study.reconcile import reconcile
+from populace.study.shares import census_margin, effective_weights
 from populace.study.spec import Study
 
 __all__ = ["ModelStructure", "build_structure"]
@@ -73,13 +74,13 @@ class ModelStructure:
 
 def build_structure(study: Study) -> ModelStructure:
     """Derive the model's index arrays from a validated study."""
+    # Census tables with stated error enter as their posterior mean (generation draws them).
+    study = replace(study, marginals=reconcile(study.marginals))
     geo = study.geography
     names = tuple(a.name for a in study.attributes if a.role != "geography")
     attrs = [study.attribute(n) for n in names]
     n_levels = tuple(a.n_levels for a in attrs)
-    import os
-    _all = os.environ.get("POPULACE_SOFTMAX_ALL") == "1"
-    link = tuple("softmax" if (a.type == "nominal" or _all) and a.n_levels > 2 else "threshold" for a in attrs)
+    link = tuple("softmax" if a.type == "nominal" and a.n_levels > 2 else "threshold" for a in attrs)
     n_geo = geo.n_levels if geo is not None else 1
     axis_of = {n: i + 1 for i, n in enumerate(names)}
     if geo is not None:
@@ -93,11 +94,11 @@ def build_structure(study: Study) -> ModelStructure:
     national = tuple(census_margin(study, n) for n in names)
     geo_shares = census_margin(study, geo.name) if geo is not None else np.ones(1)
 
-    # Microdata: Kish effective size, so that unequal weights count as less information.
+    # Microdata: each survey at its Kish effective size, so that unequal weights count as
+    # less information; a survey's rows miss the attributes it did not measure.
     md = study.microdata
-    w = np.asarray(md.weights, float)
-    n_eff = kish_n_eff(w)
-    w = w * (n_eff / w.sum())
+    w = effective_weights(md)
+    n_eff = float(w.sum())
     col = {n: study.index(n) for n in study.names}
     codes = md.codes[:, [col[n] for n in names]] if names else np.zeros((md.n_rows, 0), int)
     geo_codes = md.codes[:, col[geo.name]] if geo is not None else np.zeros(md.n_rows, int)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from populace.errors import StudyError
@@ -18,9 +19,9 @@ from populace.study.areas import check_areas
 from populace.study.attributes import Locate, attributes_spec, check_attributes
 from populace.study.marginals import check_marginal, check_marginals_agree
 from populace.study.microdata import check_microdata
-from populace.study.spec import Attribute, Study
+from populace.study.spec import Attribute, Microdata, Source, Study
 
-__all__ = ["Table", "build_study", "make_study"]
+__all__ = ["Survey", "Table", "build_study", "make_study"]
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,43 @@ class Table:
         How messages name it (a file path, or ``marginals[0]``).
     source
         What the built object records as its source (``None`` for frames).
+    noise_sd
+        A census table's noise scale (``noise_sd`` in the study file), or ``None``.
     """
 
     frame: pd.DataFrame
     label: str
     source: str | None = None
+    noise_sd: float | None = None
+
+
+@dataclass(frozen=True)
+class Survey:
+    """One microdata source to validate.
+
+    Parameters
+    ----------
+    table
+        Its rows.
+    label
+        Its name in reports; unique in the study.
+    weight
+        Its weight column, or ``None`` for equal weights.
+    attributes
+        The attributes it measured (its table has a column for each, and for no other
+        attribute); ``None``: every attribute of the study.
+    """
+
+    table: Table
+    label: str
+    weight: str | None = None
+    attributes: Sequence[str] | None = None
 
 
 def build_study(
     attributes: tuple[Attribute, ...],
     marginals: Sequence[Table],
-    microdata: Table,
+    microdata: Table | Sequence[Survey],
     *,
     weight: str | None,
     name: str,
@@ -61,11 +88,12 @@ def build_study(
     attributes
         Output of :func:`check_attributes`.
     marginals, microdata
-        The census tables and the survey rows.
+        The census tables and the survey rows: one table (with ``weight``), or several
+        :class:`Survey` sources, each with its own weights and attributes.
     areas
         The area table of area-level predictors, or ``None``.
     weight
-        Name of the weight column of the microdata, or ``None``.
+        Name of the weight column of one microdata table, or ``None``.
     name
         Study name.
     total_tolerance
@@ -89,21 +117,10 @@ def build_study(
             row=where("name"),
             fix='Give the study a name, e.g. name = "gss".',
         )
-    names = [a.name for a in attributes]
-    if weight is not None and (not isinstance(weight, str) or not weight):
-        raise StudyError(
-            f"weight = {weight!r} is not a column name.",
-            file=config,
-            row=where("microdata", "weight"),
-            fix="Name the weight column with a non-empty string, or leave weight out.",
-        )
-    if weight in names:
-        raise StudyError(
-            f"weight column {weight!r} is also a declared attribute.",
-            file=config,
-            row=where("microdata", "weight"),
-            fix="Name the weight column differently from every attribute.",
-        )
+    if isinstance(microdata, Table):
+        _check_weight_name(weight, attributes, config=config, row=where("microdata", "weight"))
+    else:
+        _check_surveys(microdata, attributes, config=config, where=where)
     if total_tolerance is not None and (
         isinstance(total_tolerance, bool)
         or not isinstance(total_tolerance, (int, float))
@@ -116,22 +133,124 @@ def build_study(
             fix="Give a relative tolerance such as total_tolerance = 0.01 (1 %), or leave it out.",
         )
     built = tuple(
-        check_marginal(t.frame, attributes, file=t.label, source=t.source) for t in marginals
+        check_marginal(t.frame, attributes, file=t.label, source=t.source, noise_sd=t.noise_sd) for t in marginals
     )
     built = check_marginals_agree(built, [t.label for t in marginals], attributes, total_tolerance=total_tolerance)
-    coded = check_microdata(
-        microdata.frame, attributes, weight=weight, file=microdata.label, source=microdata.source
-    )
+    if isinstance(microdata, Table):
+        coded = check_microdata(
+            microdata.frame, attributes, weight=weight, file=microdata.label, source=microdata.source
+        )
+    else:
+        coded = _stack_surveys(microdata, attributes)
     area_table = None if areas is None else check_areas(areas.frame, attributes, file=areas.label, source=areas.source)
     return Study(attributes=attributes, marginals=built, microdata=coded, name=name, areas=area_table)
+
+
+def _check_weight_name(weight: Any, attributes: Sequence[Attribute], *, config: str | None, row: int | None) -> None:
+    """A weight setting names a column that is not an attribute."""
+    if weight is not None and (not isinstance(weight, str) or not weight):
+        raise StudyError(
+            f"weight = {weight!r} is not a column name.",
+            file=config,
+            row=row,
+            fix="Name the weight column with a non-empty string, or leave weight out.",
+        )
+    if weight in [a.name for a in attributes]:
+        raise StudyError(
+            f"weight column {weight!r} is also a declared attribute.",
+            file=config,
+            row=row,
+            fix="Name the weight column differently from every attribute.",
+        )
+
+
+def _check_surveys(surveys: Sequence[Survey], attributes: Sequence[Attribute], *, config: str | None, where: Locate) -> None:
+    """Labels, weight columns and attribute lists of several microdata sources."""
+    names = [a.name for a in attributes]
+    if not surveys:
+        raise StudyError("the study has no microdata.", file=config, fix="Give at least one survey source.")
+    seen: set[str] = set()
+    for i, survey in enumerate(surveys):
+        label = survey.label
+        if not isinstance(label, str) or not label.strip():
+            raise StudyError(
+                f"microdata source {i + 1} has label = {label!r}, not a name.",
+                file=config,
+                row=where("microdata", i, "label"),
+                fix='Give each source a short name, e.g. label = "gss".',
+            )
+        if label in seen:
+            raise StudyError(
+                f"two microdata sources are labelled {label!r}.",
+                file=config,
+                row=where("microdata", i, "label"),
+                fix="Give every source its own label.",
+            )
+        seen.add(label)
+        _check_weight_name(survey.weight, attributes, config=config, row=where("microdata", i, "weight"))
+        listed = survey.attributes
+        if listed is None:
+            continue
+        row = where("microdata", i, "attributes")
+        if isinstance(listed, str) or not all(isinstance(n, str) for n in listed) or not listed:
+            raise StudyError(
+                f"source {label!r} has attributes = {listed!r}; it must be a non-empty list of attribute names.",
+                file=config,
+                row=row,
+                fix=f'List what the survey measured, e.g. attributes = ["{names[0]}"].',
+            )
+        for n in listed:
+            if n not in names:
+                raise StudyError(
+                    f"source {label!r} lists attribute {n!r}, which the study does not declare.",
+                    file=config,
+                    row=row,
+                    fix=f"Declare [attributes.{n}] in the study, or correct the name (declared: {', '.join(names)}).",
+                )
+        if len(set(listed)) < len(listed):
+            dup = next(n for n in listed if list(listed).count(n) > 1)
+            raise StudyError(
+                f"source {label!r} lists attribute {dup!r} twice.",
+                file=config,
+                row=row,
+                fix="List each attribute once.",
+            )
+
+
+def _stack_surveys(surveys: Sequence[Survey], attributes: Sequence[Attribute]) -> Microdata:
+    """Validate each source and stack its rows; a source's unmeasured attributes are -1."""
+    parts = [
+        check_microdata(
+            s.table.frame, attributes, weight=s.weight, file=s.table.label, source=s.table.source,
+            measured=s.attributes,
+        )
+        for s in surveys
+    ]
+    names = [a.name for a in attributes]
+    sources = tuple(
+        Source(
+            label=s.label,
+            attributes=tuple(n for n in names if s.attributes is None or n in s.attributes),
+            rows=part.n_rows,
+            path=s.table.source,
+            weight_column=s.weight,
+        )
+        for s, part in zip(surveys, parts)
+    )
+    return Microdata(
+        codes=np.concatenate([p.codes for p in parts]),
+        weights=np.concatenate([p.weights for p in parts]),
+        sources=sources,
+    )
 
 
 def make_study(
     attributes: Mapping[str, Mapping[str, Any]] | Sequence[Attribute],
     marginals: Sequence[pd.DataFrame],
-    microdata: pd.DataFrame,
+    microdata: pd.DataFrame | Mapping[str, pd.DataFrame],
     *,
-    weight: str | None = None,
+    weight: str | Mapping[str, str | None] | None = None,
+    measured: Mapping[str, Sequence[str]] | None = None,
     name: str = "study",
     total_tolerance: float | None = None,
     areas: pd.DataFrame | None = None,
@@ -155,9 +274,14 @@ def make_study(
     microdata
         Survey rows: one column per attribute (``NaN``/``None``/``""`` for
         missing), plus the weight column if ``weight`` is given. Non-string
-        cells are compared with the levels as text.
+        cells are compared with the levels as text. Several surveys: a mapping
+        ``{label: frame}``, each frame with the columns of the attributes it measured.
     weight
-        Name of the survey-weight column, or ``None`` for equal weights.
+        Name of the survey-weight column, or ``None`` for equal weights; with several
+        surveys, ``{label: column}`` (sources left out have equal weights).
+    measured
+        With several surveys, ``{label: [attributes]}``: what each measured. A source left
+        out measured every attribute.
     name
         Study name.
     total_tolerance
@@ -197,13 +321,38 @@ def make_study(
     for i, frame in enumerate(marginals):
         _require_frame(frame, f"marginals[{i}]")
         tables.append(Table(frame, f"marginals[{i}]"))
-    _require_frame(microdata, "microdata")
+    if isinstance(microdata, Mapping):
+        weights = weight if isinstance(weight, Mapping) else {}
+        if weight is not None and not isinstance(weight, Mapping):
+            raise StudyError(
+                "weight is one column name, but the microdata are several surveys.",
+                file="weight",
+                fix="Pass weight={label: column} for the weighted sources.",
+            )
+        surveys: Table | list[Survey] = []
+        for label, frame in microdata.items():
+            _require_frame(frame, f"microdata[{label!r}]")
+            surveys.append(
+                Survey(Table(frame, f"microdata[{label!r}]"), label, weights.get(label), (measured or {}).get(label))
+            )
+        for what, given in (("weight", weights), ("measured", measured or {})):
+            extra = [k for k in given if k not in microdata]
+            if extra:
+                raise StudyError(
+                    f"{what} names the survey {extra[0]!r}, which is not among the microdata ({', '.join(map(str, microdata))}).",
+                    file=what,
+                    fix="Use the labels of the microdata mapping.",
+                )
+        weight = None
+    else:
+        _require_frame(microdata, "microdata")
+        surveys = Table(microdata, "microdata")
     if areas is not None:
         _require_frame(areas, "areas")
     return build_study(
         checked,
         tables,
-        Table(microdata, "microdata"),
+        surveys,
         weight=weight,
         name=name,
         total_tolerance=total_tolerance,

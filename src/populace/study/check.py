@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from populace.study.provenance import provenance, table_name
-from populace.study.shares import census_margin, census_tables_of, kish_n_eff, sample_margin
+from populace.study.shares import census_margin, census_tables_of, effective_weights, kish_n_eff, sample_margin
 from populace.study.spec import Marginal, Study
 
 __all__ = ["BIAS_P", "MISSING_WARN", "THIN_AREA_ROWS", "StudyReport", "check_study"]
@@ -38,10 +38,20 @@ class StudyReport:
     sample: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Attribute pairs that no survey observes together and no census table holds.
+    unobserved_pairs: list[tuple[str, str]] = field(default_factory=list)
+    #: One line per census table published with error.
+    noisy_tables: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         out = [f"study {self.name}", "", "attributes (what pins each margin):", *self.attributes]
+        if self.noisy_tables:
+            out += ["", "census tables with stated error (measurements: generation draws them, so intervals include the error):"]
+            out += self.noisy_tables
         out += ["", "sample:", *self.sample]
+        if self.unobserved_pairs:
+            out += ["", "pairs no survey observes together (their dependence comes from the model's structure alone):"]
+            out += [f"  {a} x {b}" for a, b in self.unobserved_pairs]
         out += ["", "census cells and areas with no sample row:", *(self.gaps or ["  none"])]
         out += ["", f"warnings ({len(self.warnings)}):", *(f"  - {w}" for w in self.warnings or ["none"])]
         return "\n".join(out) + "\n"
@@ -51,8 +61,10 @@ def check_study(study: Study) -> StudyReport:
     """Describe ``study`` and list what a statistician should act on before fitting."""
     report = StudyReport(study.name)
     codes = np.asarray(study.microdata.codes)
-    w = np.asarray(study.microdata.weights, dtype=float)
-    n, n_eff = len(w), kish_n_eff(w)
+    w = effective_weights(study.microdata)
+    n, n_eff = len(w), float(w.sum())
+    source = study.microdata.row_source()
+    sources = study.sources
     geo = study.geography
     free, tests = [], []
     origin = provenance(study)
@@ -74,10 +86,12 @@ def check_study(study: Study) -> StudyReport:
         if geo is not None and a.role != "geography" and not per_area and geo.n_levels > 1:
             how += "; its areas differ by partially pooled area effects"
         report.attributes.append(f"  {a.name} ({a.type}, {a.n_levels} levels): {how}")
-        missing = float((codes[:, j] < 0).mean()) if n else 0.0
+        # Missing by design (a survey that did not ask it) is not missing at random within a survey.
+        asked = np.isin(source, [k for k, x in enumerate(sources) if a.name in x.attributes])
+        missing = float((codes[asked, j] < 0).mean()) if asked.any() else 0.0
         if missing > MISSING_WARN:
             report.warnings.append(
-                f"{a.name} is missing in {missing:.0%} of sample rows; its dependence rests on the other "
+                f"{a.name} is missing in {missing:.0%} of the sample rows that asked it; its dependence rests on the other "
                 f"{1 - missing:.0%} (missing at random is assumed)."
             )
         unseen = [lv for k, lv in enumerate(a.levels) if not (codes[:, j] == k).any()]
@@ -88,7 +102,7 @@ def check_study(study: Study) -> StudyReport:
             )
         margin = census_margin(study, a.name)
         if margin is not None and a.role != "geography":
-            tests.append(_bias_test(study, a.name, margin, n_eff))
+            tests.append(_bias_test(study, a.name, margin))
 
     tested = [t for t in tests if t is not None]
     for name, p, text in tested:
@@ -106,6 +120,28 @@ def check_study(study: Study) -> StudyReport:
         + (f" (design effect {n / n_eff:.2f} from the weights)" if n_eff < n * (1 - 1e-9) else " (equal weights)"),
         f"  joint cells {cells:,}; sample rows per cell {n / cells:.3g}",
     ]
+    if len(sources) > 1:
+        for k, x in enumerate(sources):
+            rows = source == k
+            report.sample.append(
+                f"  source {x.label}" + (f" ({x.path})" if x.path else "")
+                + f": rows {x.rows:,}, Kish effective n {w[rows].sum():,.1f}, measured {', '.join(x.attributes)}"
+            )
+    for m in study.marginals:
+        if m.se is not None:
+            c, se = np.ravel(m.counts), np.ravel(m.se)
+            cv = se[c > 0] / c[c > 0]
+            report.noisy_tables.append(
+                f"  {table_name(m)}: {int((se > 0).sum()):,} of {c.size:,} cells with error; median relative se "
+                f"{np.median(cv):.1%}" + (f", {float((cv > 0.4).mean()):.0%} of cells above 40 % (unreliable)" if cv.size else "")
+            )
+    report.unobserved_pairs = _unobserved_pairs(study, codes)
+    if report.unobserved_pairs:
+        report.warnings.append(
+            f"{len(report.unobserved_pairs)} attribute pair(s) are observed together by no survey and held by no census "
+            f"table (e.g. {' x '.join(report.unobserved_pairs[0])}): their dependence is an assumption of the model "
+            "(the shared factors), and their intervals are wider."
+        )
     if n_eff < 0.5 * n:
         report.warnings.append(
             f"the weights halve the information: Kish effective n {n_eff:,.0f} of {n:,} rows. Check extreme weights."
@@ -127,14 +163,32 @@ def _names(tables: list[Marginal]) -> str:
     return ", ".join(table_name(t) for t in tables)
 
 
-def _bias_test(study: Study, name: str, margin: np.ndarray, n_eff: float) -> tuple[str, float, str] | None:
-    """Pearson's chi-square of the weighted sample shares against the census, on n_eff."""
+def _unobserved_pairs(study: Study, codes: np.ndarray) -> list[tuple[str, str]]:
+    """Pairs of non-geography attributes with no row observing both and no census table holding both."""
+    names = [a.name for a in study.attributes if a.role != "geography"]
+    seen = codes >= 0
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if (seen[:, study.index(a)] & seen[:, study.index(b)]).any():
+                continue
+            if any(a in m.attributes and b in m.attributes for m in study.marginals):
+                continue
+            out.append((a, b))
+    return out
+
+
+def _bias_test(study: Study, name: str, margin: np.ndarray) -> tuple[str, float, str] | None:
+    """Pearson's chi-square of the weighted sample shares against the census, on the effective n
+    of the rows that observe it (each survey's Kish n times its share of such rows)."""
     col = study.microdata.codes[:, study.index(name)]
     seen = col >= 0
     if not seen.any():
         return None
     share = sample_margin(study, name)
-    n_obs = n_eff * float(seen.mean())
+    src = study.microdata.row_source()
+    w = np.asarray(study.microdata.weights, dtype=float)
+    n_obs = sum(kish_n_eff(w[src == k]) * float(seen[src == k].mean()) for k in np.unique(src))
     ok = margin > 0
     x2 = n_obs * float((((share - margin) ** 2)[ok] / margin[ok]).sum())
     p = float(stats.chi2.sf(x2, max(int(ok.sum()) - 1, 1)))

@@ -16,14 +16,14 @@ import pandas as pd
 from populace.errors import StudyError
 from populace.study._cells import unique_header
 from populace.study.attributes import check_attributes
-from populace.study.build import Table, build_study
+from populace.study.build import Survey, Table, build_study
 from populace.study.spec import Study
 
 __all__ = ["load_study", "read_table", "TOP_KEYS", "MARGINAL_KEYS", "MICRODATA_KEYS", "AREAS_KEYS"]
 
 TOP_KEYS = ("name", "total_tolerance", "attributes", "marginals", "microdata", "areas")
-MARGINAL_KEYS = ("path",)
-MICRODATA_KEYS = ("path", "weight")
+MARGINAL_KEYS = ("path", "noise_sd")
+MICRODATA_KEYS = ("path", "weight", "label", "attributes")
 AREAS_KEYS = ("path",)
 
 
@@ -35,8 +35,12 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     path
         The study file: ``[attributes.<name>]`` tables (``type``,
         ``levels``, optional ``role = "geography"``), any number of
-        ``[[marginals]]`` with a ``path``, one ``[microdata]`` with a
-        ``path`` and optional ``weight``, an optional ``[areas]`` table with a ``path``
+        ``[[marginals]]`` with a ``path`` (and ``noise_sd`` for a table published with
+        noise of known scale), one ``[microdata]`` with a
+        ``path`` and optional ``weight`` (or several surveys as ``[[microdata]]`` entries,
+        each with a ``path``, optional ``weight``, ``label`` (default: the file's stem) and
+        ``attributes``, the list of what it measured; default: every attribute), an
+        optional ``[areas]`` table with a ``path``
         (area-level predictors of the area effects: the geography column and one numeric
         column per predictor), and an optional top-level ``name`` (default: the file's
         stem) and ``total_tolerance`` (reconcile census totals that differ by rounding).
@@ -72,7 +76,7 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         )
     attributes = check_attributes(doc.get("attributes"), file=label, locate=where)
     marginal_paths = _marginal_entries(doc.get("marginals", []), label=label, where=where)
-    micro_path, weight = _microdata_entry(doc.get("microdata"), label=label, where=where)
+    micro_entries = _microdata_entries(doc.get("microdata"), label=label, where=where)
 
     base = toml_path.parent
     tables = [
@@ -80,14 +84,21 @@ def load_study(path: str | os.PathLike[str]) -> Study:
             read_table(base / p, row=where("marginals", i, "path"), config=label),
             label=str(base / p),
             source=p,
+            noise_sd=noise,
         )
-        for i, p in enumerate(marginal_paths)
+        for i, (p, noise) in enumerate(marginal_paths)
     ]
-    micro = Table(
-        read_table(base / micro_path, row=where("microdata", "path"), config=label),
-        label=str(base / micro_path),
-        source=micro_path,
-    )
+    surveys = []
+    for i, (micro_path, weight, survey_label, measured) in enumerate(micro_entries):
+        key = ("microdata", i) if isinstance(doc["microdata"], list) else ("microdata",)
+        table = Table(
+            read_table(base / micro_path, row=where(*key, "path"), config=label),
+            label=str(base / micro_path),
+            source=micro_path,
+        )
+        surveys.append(Survey(table, Path(micro_path).stem if survey_label is None else survey_label, weight, measured))
+    # One [microdata] table that lists no attributes is the classic single survey.
+    single = isinstance(doc["microdata"], Mapping) and surveys[0].attributes is None and micro_entries[0][2] is None
     areas = None
     if "areas" in doc:
         entry = doc["areas"]
@@ -101,8 +112,8 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     return build_study(
         attributes,
         tables,
-        micro,
-        weight=weight,
+        surveys[0].table if single else surveys,
+        weight=surveys[0].weight if single else None,
         name=doc.get("name", toml_path.stem),
         total_tolerance=doc.get("total_tolerance"),
         config=label,
@@ -122,8 +133,8 @@ def _require_table(entry: Any, name: str, header: str, *, label: str, row: int |
         )
 
 
-def _marginal_entries(entries: Any, *, label: str, where: _Lines) -> list[str]:
-    """Check the ``[[marginals]]`` entries; return their paths."""
+def _marginal_entries(entries: Any, *, label: str, where: _Lines) -> list[tuple[str, Any]]:
+    """Check the ``[[marginals]]`` entries; return their paths and ``noise_sd`` (checked with the table)."""
     if isinstance(entries, Mapping) or not isinstance(entries, list):
         raise StudyError(
             "marginals must be an array of tables.",
@@ -135,20 +146,22 @@ def _marginal_entries(entries: Any, *, label: str, where: _Lines) -> list[str]:
     for i, entry in enumerate(entries):
         where_i = f"[[marginals]] entry {i + 1}"
         _require_table(entry, where_i, "[[marginals]]", label=label, row=where("marginals"))
-        paths.append(
-            _path_entry(
-                entry,
-                MARGINAL_KEYS,
-                where_i,
-                label=label,
-                locate=lambda *k: where("marginals", i, *k),
+        path = _path_entry(entry, MARGINAL_KEYS, where_i, label=label, locate=lambda *k: where("marginals", i, *k))
+        noise = entry.get("noise_sd")
+        if noise is not None and (isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise > 0 or noise == float("inf")):
+            raise StudyError(
+                f"{where_i} has noise_sd = {noise!r}; it must be a positive number.",
+                file=label,
+                row=where("marginals", i, "noise_sd"),
+                fix="Give the standard deviation of the noise added to each count, e.g. noise_sd = 5.0, or leave it out for an exact table.",
             )
-        )
+        paths.append((path, noise))
     return paths
 
 
-def _microdata_entry(entry: Any, *, label: str, where: _Lines) -> tuple[str, str | None]:
-    """Check the ``[microdata]`` table; return its path and weight column."""
+def _microdata_entries(entry: Any, *, label: str, where: _Lines) -> list[tuple[str, str | None, str | None, Any]]:
+    """Check the ``[microdata]`` table, or the ``[[microdata]]`` entries of several surveys;
+    return each one's path, weight column, label and attribute list (``None`` if not given)."""
     if entry is None:
         raise StudyError(
             "the study has no [microdata] table.",
@@ -156,23 +169,32 @@ def _microdata_entry(entry: Any, *, label: str, where: _Lines) -> tuple[str, str
             fix='Add [microdata] with path = "sample.csv" '
             '(and weight = "..." if rows are weighted).',
         )
-    _require_table(entry, "microdata", "[microdata]", label=label, row=where("microdata"))
-    path = _path_entry(
-        entry,
-        MICRODATA_KEYS,
-        "[microdata]",
-        label=label,
-        locate=lambda *k: where("microdata", *k),
-    )
+    if isinstance(entry, list):
+        if not entry:
+            raise StudyError(
+                "microdata is an empty array.",
+                file=label,
+                row=where("microdata"),
+                fix='Give each survey its own [[microdata]] entry with path = "...".',
+            )
+        return [_one_microdata(e, f"[[microdata]] entry {i + 1}", label, lambda *k, i=i: where("microdata", i, *k))
+                for i, e in enumerate(entry)]
+    return [_one_microdata(entry, "[microdata]", label, lambda *k: where("microdata", *k))]
+
+
+def _one_microdata(entry: Any, what: str, label: str, locate: Callable[..., int | None]) -> tuple[str, str | None, str | None, Any]:
+    many = what.startswith("[[")
+    _require_table(entry, what if many else "microdata", "[[microdata]]" if many else "[microdata]", label=label, row=locate())
+    path = _path_entry(entry, MICRODATA_KEYS, what, label=label, locate=locate)
     weight = entry.get("weight")
     if weight is not None and (not isinstance(weight, str) or not weight):
         raise StudyError(
-            f"[microdata] has weight = {weight!r}; it must name a column.",
+            f"{what} has weight = {weight!r}; it must name a column.",
             file=label,
-            row=where("microdata", "weight"),
+            row=locate("weight"),
             fix='Write weight = "<column name>", or leave weight out for equal weights.',
         )
-    return path, weight
+    return path, weight, entry.get("label"), entry.get("attributes")
 
 
 def _path_entry(
@@ -349,6 +371,9 @@ class _Lines:
             key = rest[1] if len(rest) > 1 else None
         elif head == "marginals" and rest:
             start = self._find(r"\[\[\s*marginals\s*\]\]", nth=int(rest[0]))
+            key = rest[1] if len(rest) > 1 else None
+        elif head == "microdata" and rest and isinstance(rest[0], int):
+            start = self._find(r"\[\[\s*microdata\s*\]\]", nth=rest[0])
             key = rest[1] if len(rest) > 1 else None
         elif head == "microdata" and rest:
             start = self._find(r"\[\s*microdata\s*\]")

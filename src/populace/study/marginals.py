@@ -22,9 +22,10 @@ from populace.study._cells import (
     show_levels,
     text_cells,
 )
+from populace.study.reconcile import disagreement
 from populace.study.spec import Attribute, Marginal
 
-__all__ = ["COUNT", "TOTAL_RTOL", "SHARE_ATOL", "check_marginal", "check_marginals_agree"]
+__all__ = ["COUNT", "ERROR_COLUMNS", "MOE_Z", "NOISE_Z", "TOTAL_RTOL", "SHARE_ATOL", "check_marginal", "check_marginals_agree"]
 
 #: Name of the count column of every census table.
 COUNT = "count"
@@ -32,6 +33,13 @@ COUNT = "count"
 TOTAL_RTOL = 1e-3
 #: Absolute tolerance on the level shares two tables imply for one attribute.
 SHARE_ATOL = 1e-3
+#: Optional per-cell error columns: a standard error, or an ACS-style 90 % margin of error.
+ERROR_COLUMNS = ("se", "moe")
+#: A 90 % margin of error is this many standard errors (ACS: MOE = 1.645 SE).
+MOE_Z = 1.645
+#: Tables with stated error may disagree on a shared margin by this many standard errors
+#: before the study is refused (a 1-in-15,000 event per margin under the stated error).
+NOISE_Z = 4.0
 
 
 def check_marginal(
@@ -40,6 +48,7 @@ def check_marginal(
     *,
     file: str,
     source: str | None = None,
+    noise_sd: float | None = None,
 ) -> Marginal:
     """Validate one census table and turn it into a :class:`Marginal`.
 
@@ -54,11 +63,17 @@ def check_marginal(
         Name of the table for messages (file name, or ``marginals[i]``).
     source
         Stored as :attr:`Marginal.source`.
+    noise_sd
+        The standard deviation of the noise added to every count (a disclosure-avoidance
+        mechanism of known scale), or ``None``. A table may instead carry a per-cell ``se``
+        (standard error) or ``moe`` (90 % margin of error, ``se = moe / 1.645``) column. A
+        table with error may hold negative or fractional counts (raw noisy measurements).
 
     Returns
     -------
     Marginal
-        ``counts`` has one axis per table column, in the table's order.
+        ``counts`` has one axis per table column, in the table's order; ``se`` the
+        standard errors when the table states them.
 
     Raises
     ------
@@ -77,7 +92,8 @@ def check_marginal(
     codes = np.empty((len(frame), len(table)), dtype=np.int64)
     for j, attribute in enumerate(table):
         codes[:, j] = _level_codes(attribute, *columns[attribute.name], file=file)
-    counts = _check_counts(count_values, count_missing, count_bad, file=file)
+    errors = _check_errors(frame, header, noise_sd, file=file, attributes=by_name)
+    counts = _check_counts(count_values, count_missing, count_bad, file=file, noisy=errors is not None)
 
     shape = tuple(a.n_levels for a in table)
     flat = np.ravel_multi_index(tuple(codes.T), shape)
@@ -94,7 +110,55 @@ def check_marginal(
             column=COUNT,
             fix="Fill in the counts, or drop the table from the study.",
         )
-    return Marginal(attributes=tuple(names), counts=array.reshape(shape), source=source)
+    se = None
+    if errors is not None:
+        se = np.zeros(array.size)
+        se[flat] = errors
+        se = se.reshape(shape)
+    return Marginal(attributes=tuple(names), counts=array.reshape(shape), source=source, se=se)
+
+
+def _check_errors(
+    frame: pd.DataFrame, header: list[str], noise_sd: float | None, *, file: str, attributes: dict[str, Attribute]
+) -> np.ndarray | None:
+    """Per-row standard errors from an ``se`` / ``moe`` column or ``noise_sd``; ``None`` if exact."""
+    given = [c for c in ERROR_COLUMNS if c in header and c not in attributes]
+    if len(given) > 1 or (given and noise_sd is not None):
+        raise StudyError(
+            "the table states its error twice (" + ", ".join([*given, *(["noise_sd in the study file"] if noise_sd is not None else [])]) + ").",
+            file=file,
+            row=1,
+            fix="Keep one: an se column, a moe column, or noise_sd for the whole table.",
+        )
+    if noise_sd is not None:
+        if isinstance(noise_sd, bool) or not isinstance(noise_sd, (int, float)) or not np.isfinite(noise_sd) or noise_sd <= 0:
+            raise StudyError(
+                f"noise_sd = {noise_sd!r} is not a positive number.",
+                file=file,
+                fix="Give the standard deviation of the noise added to each count, e.g. noise_sd = 5.0.",
+            )
+        return np.full(len(frame), float(noise_sd))
+    if not given:
+        return None
+    name = given[0]
+    values, missing, bad = number_cells(frame.iloc[:, header.index(name)])
+    what = "standard error" if name == "se" else "90 % margin of error"
+    for mask, text in (
+        (missing, f"the {what} is empty"),
+        (bad, f"the {what} is not a number"),
+        (~missing & ~bad & ~np.isfinite(values), f"the {what} is not finite"),
+        (np.isfinite(values) & (values < 0), f"the {what} {{value}} is negative"),
+    ):
+        pos = first(mask)
+        if pos is not None:
+            raise StudyError(
+                text.format(value=fmt_number(values[pos])) + f"{more(mask)}.",
+                file=file,
+                row=line_of(pos),
+                column=name,
+                fix=f"Give every cell a {what} of 0 or more (0: the count is exact).",
+            )
+    return values / MOE_Z if name == "moe" else values
 
 
 def _check_columns(frame: pd.DataFrame, by_name: dict[str, Attribute], *, file: str) -> list[str]:
@@ -109,7 +173,7 @@ def _check_columns(frame: pd.DataFrame, by_name: dict[str, Attribute], *, file: 
         )
     seen = unique_header(header, file=file)
     for name in header:
-        if name != COUNT and name not in by_name:
+        if name != COUNT and name not in ERROR_COLUMNS and name not in by_name:  # an attribute may be named se
             raise StudyError(
                 f"undeclared column {name!r}: it is neither a study attribute nor {COUNT!r}.",
                 file=file,
@@ -127,7 +191,7 @@ def _check_columns(frame: pd.DataFrame, by_name: dict[str, Attribute], *, file: 
             row=1,
             fix=f"Add a column named {COUNT!r} giving the number of people in each cell.",
         )
-    names = [n for n in header if n != COUNT]
+    names = [n for n in header if n in by_name]
     if not names:
         raise StudyError(
             "the table has only a count column and crosses no attribute.",
@@ -175,9 +239,10 @@ def _level_codes(
 
 
 def _check_counts(
-    values: np.ndarray, missing: np.ndarray, bad: np.ndarray, *, file: str
+    values: np.ndarray, missing: np.ndarray, bad: np.ndarray, *, file: str, noisy: bool = False
 ) -> np.ndarray:
-    """Check that counts are present, finite, non-negative whole numbers."""
+    """Check that counts are present, finite, non-negative whole numbers (any finite number
+    in a table with stated error: noisy measurements)."""
     problems = (
         (missing, "the count is empty", "Write the count; use 0 for an empty cell."),
         (bad, "the count is not a number", "Write the count as a whole number, e.g. 1234."),
@@ -193,6 +258,8 @@ def _check_counts(
             raise StudyError(
                 f"{what}{more(mask)}.", file=file, row=line_of(pos), column=COUNT, fix=fix
             )
+    if noisy:
+        return values
     negative = values < 0
     pos = first(negative)
     if pos is not None:
@@ -307,6 +374,9 @@ def check_marginals_agree(
     out, rescaled = [ref], []
     for m, label in zip(marginals[1:], labels[1:]):
         a, b = ref.total, m.total
+        if ref.se is not None or m.se is not None:
+            out.append(m)  # measured with error: checked below, within the stated error
+            continue
         if abs(a - b) > rtol * max(abs(a), abs(b)):
             raise StudyError(
                 f"the tables disagree on the population size: {ref_label} totals "
@@ -330,8 +400,11 @@ def check_marginals_agree(
             stacklevel=4,
         )
     marginals = out
+    _check_within_error(marginals, labels, levels)
     first_with: dict[str, tuple[np.ndarray, str, float]] = {}
     for m, label in zip(marginals, labels):
+        if m.se is not None:
+            continue
         for axis, name in enumerate(m.attributes):
             other = tuple(i for i in range(m.counts.ndim) if i != axis)
             margin = m.counts.sum(axis=other)
@@ -356,3 +429,43 @@ def check_marginals_agree(
                     "so that summing each over its other attributes gives the same counts.",
                 )
     return tuple(marginals)
+
+
+def _check_within_error(marginals: Sequence[Marginal], labels: Sequence[str], levels: dict[str, tuple[str, ...]]) -> None:
+    """Tables with stated error may disagree on what they share, within that error: warn with
+    the size of the largest disagreement (the model reconciles them), refuse beyond
+    :data:`NOISE_Z` standard errors, naming both tables."""
+    noisy = [i for i, m in enumerate(marginals) if m.se is not None]
+    if not noisy:
+        return
+    worst = (0.0, None)
+    for i, a in enumerate(marginals):
+        for j in range(i + 1, len(marginals)):
+            b = marginals[j]
+            if a.se is None and b.se is None:
+                continue
+            shared = [x for x in a.attributes if x in b.attributes]
+            z, k = disagreement([a, b])
+            if z > NOISE_Z:
+                where = "the population total"
+                if shared:
+                    shape = [len(levels[x]) for x in shared]
+                    cell = np.unravel_index(k, shape)
+                    where = " x ".join(f"{x}={levels[x][c]}" for x, c in zip(shared, cell))
+                raise StudyError(
+                    f"{labels[i]} and {labels[j]} disagree on {where} by {z:.1f} standard errors, more than "
+                    f"their stated error allows ({NOISE_Z:g}).",
+                    file=labels[j],
+                    column=COUNT,
+                    fix=f"Check that {labels[i]} and {labels[j]} describe the same population (year, universe) "
+                    "and that the se / moe / noise_sd columns are standard errors of the counts.",
+                )
+            if z > worst[0]:
+                worst = (z, (labels[i], labels[j]))
+    if worst[1] is not None and worst[0] > 1e-6:
+        warnings.warn(
+            f"census tables with stated error disagree by up to {worst[0]:.2f} standard errors "
+            f"({worst[1][0]} and {worst[1][1]}); the model reconciles them within their error.",
+            StudyWarning,
+            stacklevel=4,
+        )

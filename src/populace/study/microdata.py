@@ -32,6 +32,7 @@ def check_microdata(
     weight: str | None = None,
     file: str,
     source: str | None = None,
+    measured: Sequence[str] | None = None,
 ) -> Microdata:
     """Validate survey rows and code them as level indices.
 
@@ -48,6 +49,10 @@ def check_microdata(
         Name of the microdata for messages (file name, or ``microdata``).
     source
         Stored as :attr:`Microdata.source`.
+    measured
+        The attributes this survey measured (already checked to be declared); the frame
+        has a column for each of them and for no other attribute, and the codes of the
+        others are ``-1``. ``None``: every attribute.
 
     Returns
     -------
@@ -60,11 +65,13 @@ def check_microdata(
     StudyError
         On the first problem found.
     """
-    header = _check_header(frame, attributes, weight=weight, file=file)
-    codes = np.empty((len(frame), len(attributes)), dtype=np.int64)
+    chosen = [a for a in attributes if measured is None or a.name in measured]
+    header = _check_header(frame, chosen, weight=weight, file=file, others=[a.name for a in attributes if a not in chosen])
+    codes = np.full((len(frame), len(attributes)), -1, dtype=np.int64)
     for j, attribute in enumerate(attributes):
-        column = frame.iloc[:, header.index(attribute.name)]
-        codes[:, j] = _level_codes(column, attribute, file=file)
+        if attribute in chosen:
+            column = frame.iloc[:, header.index(attribute.name)]
+            codes[:, j] = _level_codes(column, attribute, file=file)
     # After the levels, so that a mistyped level is reported as such, not as a blank row.
     blank = np.all(codes < 0, axis=1)
     pos = first(blank)
@@ -83,9 +90,10 @@ def check_microdata(
 
 
 def _check_header(
-    frame: pd.DataFrame, attributes: Sequence[Attribute], *, weight: str | None, file: str
+    frame: pd.DataFrame, attributes: Sequence[Attribute], *, weight: str | None, file: str, others: Sequence[str] = ()
 ) -> list[str]:
-    """Check the columns; return the header as strings."""
+    """Check the columns (``others``: declared attributes the survey did not measure);
+    return the header as strings."""
     header = column_names(frame)
     names = [a.name for a in attributes]
     if not header:
@@ -99,11 +107,11 @@ def _check_header(
     for name in names:
         if name not in seen:
             raise StudyError(
-                f"the microdata has no column for attribute {name!r}; every declared "
-                "attribute needs one.",
+                f"the microdata has no column for attribute {name!r}; every attribute the survey measured needs one.",
                 file=file,
                 row=1,
-                fix=f"Add a column {name!r}; leave its cells empty where it was not observed.",
+                fix=f"Add a column {name!r} and leave its cells empty where it was not observed; "
+                "if the survey did not ask it, list what it did ask with attributes = [...] in its [[microdata]] entry.",
             )
     if weight is not None and weight not in seen:
         raise StudyError(
@@ -113,6 +121,14 @@ def _check_header(
             fix=f"Add a column {weight!r} with the survey weights, or remove the weight setting.",
         )
     for name in header:
+        if name in others:
+            raise StudyError(
+                f"column {name!r} is a study attribute that this survey's attributes list leaves out.",
+                file=file,
+                row=1,
+                column=name,
+                fix=f"Add {name!r} to the survey's attributes = [...], or remove the column.",
+            )
         if name not in names and name != weight:
             raise StudyError(
                 f"undeclared column {name!r}: it is neither a study attribute "

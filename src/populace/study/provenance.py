@@ -13,6 +13,8 @@ census tables alone:
   and the Dirichlet layer).
 - ``survey-only``: no census table includes it; its shares and dependence are learned from
   the survey sample alone (``Dirichlet(1)`` prior shares).
+
+Each provenance also names the surveys (microdata sources) that measured the attribute.
 """
 
 from __future__ import annotations
@@ -47,24 +49,28 @@ class Provenance:
         the study, else ``"census a x b"``), in study order; empty for ``survey-only``.
     crossed_with
         Attributes that a census table crosses with this one (their joint is the census's).
+    sources
+        Labels of the surveys that measured it, in study order; empty when none did.
     """
 
     kind: Kind
     tables: tuple[str, ...]
     crossed_with: tuple[str, ...]
+    sources: tuple[str, ...] = ()
 
     @property
     def note(self) -> str:
         """One sentence a reader of a card understands."""
         tables = ", ".join(self.tables)
+        survey = f"survey(s) {', '.join(self.sources)}" if self.sources else "no survey (the model's structure alone)"
         if self.kind is Kind.CENSUS_PINNED:
             return (
                 f"margin and joint with {', '.join(self.crossed_with)} pinned by census table(s) {tables}; "
-                "dependence on the other attributes learned from the survey"
+                f"dependence on the other attributes learned from {survey}"
             )
         if self.kind is Kind.CENSUS_MARGIN:
-            return f"margin pinned by census table(s) {tables}; dependence on the other attributes learned from the survey"
-        return "no census table: shares and dependence learned from the survey sample alone"
+            return f"margin pinned by census table(s) {tables}; dependence on the other attributes learned from {survey}"
+        return f"no census table: shares and dependence learned from {survey}"
 
     def to_dict(self, *, full: bool = False) -> dict[str, Any]:
         """JSON form: ``kind`` and ``tables``; with ``full``, also ``crossed_with`` and ``note``.
@@ -73,7 +79,7 @@ class Provenance:
         """
         out: dict[str, Any] = {"kind": str(self.kind), "tables": list(self.tables)}
         if full:
-            out |= {"crossed_with": list(self.crossed_with), "note": self.note}
+            out |= {"crossed_with": list(self.crossed_with), "sources": list(self.sources), "note": self.note}
         return out
 
 
@@ -105,5 +111,6 @@ def provenance(study: Study) -> dict[str, Provenance]:
             kind = Kind.CENSUS_PINNED
         else:
             kind = Kind.CENSUS_MARGIN
-        out[name] = Provenance(kind, tuple(table_name(m) for m in tables), crossed)
+        sources = tuple(x.label for x in study.sources if name in x.attributes)
+        out[name] = Provenance(kind, tuple(table_name(m) for m in tables), crossed, sources)
     return out

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from populace.errors import StudyError
-from populace.study.spec import Areas, Attribute, Marginal, Microdata, Study
+from populace.study.spec import Areas, Attribute, Marginal, Microdata, Source, Study
 
 __all__ = ["FORMAT", "VERSION", "study_to_dict", "study_from_dict"]
 
@@ -39,7 +39,8 @@ def study_to_dict(study: Study) -> dict[str, Any]:
         levels, role, and phrases when declared), ``marginals`` (attributes, nested ``counts``,
         source), ``microdata`` (``shape``, flat row-major ``codes``,
         ``weights`` as ``None`` / one number / a list, ``weight_column``,
-        source), ``areas`` (predictor names, values per area, source) when the study has
+        source, and ``sources`` (label, attributes, rows, path, weight column of each
+        survey) when there are several), ``areas`` (predictor names, values per area, source) when the study has
         an area table, and ``meta`` when the study has any.
     """
     micro = study.microdata
@@ -59,6 +60,7 @@ def study_to_dict(study: Study) -> dict[str, Any]:
                 "counts": _numbers(m.counts).tolist(),
                 "source": m.source,
             }
+            | ({"se": np.asarray(m.se, dtype=np.float64).tolist()} if m.se is not None else {})
             for m in study.marginals
         ],
         "microdata": {
@@ -69,6 +71,11 @@ def study_to_dict(study: Study) -> dict[str, Any]:
             "source": micro.source,
         },
     }
+    if micro.sources:
+        out["microdata"]["sources"] = [
+            {"label": x.label, "attributes": list(x.attributes), "rows": x.rows, "path": x.path, "weight_column": x.weight_column}
+            for x in micro.sources
+        ]
     if study.areas is not None:
         out["areas"] = {
             "names": list(study.areas.names),
@@ -155,7 +162,14 @@ def _from_dict(d: Mapping[str, Any]) -> Study:
                 file=_LABEL,
                 fix="Pass a dict produced by study_to_dict.",
             )
-        marginals.append(Marginal(attributes=names, counts=counts, source=m.get("source")))
+        se = np.asarray(m["se"], dtype=np.float64) if m.get("se") is not None else None
+        if se is not None and se.shape != shape:
+            raise StudyError(
+                f"marginal {i} has standard errors of shape {se.shape}, but its attributes give {shape}.",
+                file=_LABEL,
+                fix="Pass a dict produced by study_to_dict.",
+            )
+        marginals.append(Marginal(attributes=names, counts=counts, source=m.get("source"), se=se))
     md = d["microdata"]
     shape = tuple(int(n) for n in md["shape"])
     codes = np.asarray(md["codes"], dtype=np.int64).reshape(shape)
@@ -185,8 +199,12 @@ def _from_dict(d: Mapping[str, Any]) -> Study:
             file=_LABEL,
             fix="Pass a dict produced by study_to_dict.",
         )
+    sources = tuple(
+        Source(x["label"], tuple(x["attributes"]), int(x["rows"]), x.get("path"), x.get("weight_column"))
+        for x in md.get("sources") or ()
+    )
     microdata = Microdata(
-        codes=codes, weights=weights, source=md.get("source"), weight_column=md.get("weight_column")
+        codes=codes, weights=weights, source=md.get("source"), weight_column=md.get("weight_column"), sources=sources
     )
     areas = None
     if d.get("areas") is not None:

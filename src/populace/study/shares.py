@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from populace.study.spec import Marginal, Study
+from populace.study.spec import Marginal, Microdata, Study
 
-__all__ = ["census_margin", "census_tables_of", "kish_n_eff", "reference_margin", "sample_margin"]
+__all__ = ["census_margin", "census_tables_of", "effective_weights", "kish_n_eff", "reference_margin", "sample_margin"]
 
 
 def census_tables_of(study: Study, name: str) -> list[Marginal]:
@@ -39,7 +39,7 @@ def sample_margin(study: Study, name: str) -> np.ndarray:
     (available cases: missing cells of other attributes do not matter)."""
     j = study.index(name)
     codes = np.asarray(study.microdata.codes)[:, j]
-    w = np.asarray(study.microdata.weights, dtype=float)
+    w = effective_weights(study.microdata)
     seen = codes >= 0
     counts = np.bincount(codes[seen], weights=w[seen], minlength=study.attribute(name).n_levels)
     total = counts.sum()
@@ -58,3 +58,18 @@ def kish_n_eff(weights: np.ndarray) -> float:
     """Kish's effective sample size ``(sum w)^2 / sum w^2``: unequal weights carry less information."""
     w = np.asarray(weights, dtype=float)
     return float(w.sum() ** 2 / (w**2).sum())
+
+
+def effective_weights(microdata: Microdata) -> np.ndarray:
+    """The rows' weights, each survey's scaled to sum to its Kish effective size.
+
+    A source then counts as the information it holds, whatever the scale of its weights
+    (ones, or people per respondent), and sources pool on one scale. Their sum is the
+    microdata's effective size: the sum of the sources' Kish sizes.
+    """
+    w = np.asarray(microdata.weights, dtype=float).copy()
+    src = microdata.row_source()
+    for k in np.unique(src):
+        rows = src == k
+        w[rows] *= kish_n_eff(w[rows]) / w[rows].sum()
+    return w

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Areas", "Attribute", "Marginal", "Microdata", "Study"]
+__all__ = ["Areas", "Attribute", "Marginal", "Microdata", "Source", "Study"]
 
 AttributeType = Literal["ordinal", "nominal"]
 
@@ -60,16 +61,46 @@ class Marginal:
     """A census table: counts over the full Cartesian product of some attributes.
 
     ``counts[i, j, ...]`` is the count of level ``i`` of ``attributes[0]``,
-    level ``j`` of ``attributes[1]``, and so on.
+    level ``j`` of ``attributes[1]``, and so on. ``se`` (same shape) is each published
+    count's standard error when the table is a noisy measurement of the population's
+    (an ACS estimate with its margin of error, a count with disclosure-avoidance noise);
+    ``None`` for an exact table.
     """
 
     attributes: tuple[str, ...]
     counts: np.ndarray
     source: str | None = None
+    se: np.ndarray | None = None
 
     @property
     def total(self) -> float:
         return float(self.counts.sum())
+
+
+@dataclass(frozen=True)
+class Source:
+    """One survey of the study's microdata: a block of consecutive rows.
+
+    Parameters
+    ----------
+    label
+        How reports name it (``"anes"``, ``"gss"``).
+    attributes
+        The attributes it measured, in study order. Its rows are missing the others by
+        design, not at random.
+    rows
+        Its number of rows; sources follow one another in :attr:`Microdata.codes`.
+    path
+        Its file as written in the study, or ``None``.
+    weight_column
+        Its survey-weight column, or ``None`` for equal weights.
+    """
+
+    label: str
+    attributes: tuple[str, ...]
+    rows: int
+    path: str | None = None
+    weight_column: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,17 +109,31 @@ class Microdata:
 
     ``codes[r, j]`` is the level index of attribute ``j`` in row ``r``, or
     ``-1`` where the cell is missing. ``weights`` are the survey weights
-    (ones when the study names no weight column).
+    (ones when the study names no weight column). ``sources`` splits the rows into the
+    surveys they came from (:class:`Source`, in row order); empty for one survey, whose
+    file and weight column are ``source`` and ``weight_column``.
     """
 
     codes: np.ndarray
     weights: np.ndarray
     source: str | None = None
     weight_column: str | None = None
+    sources: tuple[Source, ...] = ()
+
+    def __post_init__(self) -> None:
+        rows = sum(s.rows for s in self.sources)
+        if self.sources and rows != self.n_rows:
+            raise ValueError(f"the sources hold {rows} rows, the microdata {self.n_rows}")
 
     @property
     def n_rows(self) -> int:
         return int(self.codes.shape[0])
+
+    def row_source(self) -> np.ndarray:
+        """The index (into ``sources``) of each row's survey; zeros for one survey."""
+        if not self.sources:
+            return np.zeros(self.n_rows, dtype=np.int64)
+        return np.repeat(np.arange(len(self.sources)), [s.rows for s in self.sources])
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +170,15 @@ class Study:
 
     def index(self, name: str) -> int:
         return self.names.index(name)
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """The surveys of the microdata; one covering every attribute when it names none."""
+        md = self.microdata
+        if md.sources:
+            return md.sources
+        label = Path(md.source).stem if md.source else "microdata"
+        return (Source(label, self.names, md.n_rows, md.source, md.weight_column),)
 
     @property
     def geography(self) -> Attribute | None:
