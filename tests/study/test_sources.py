@@ -125,6 +125,8 @@ def test_check_names_the_pairs_no_survey_observes_together(tmp_path: Path) -> No
     assert "source election (election.csv): rows 3" in text and "measured state, age, trust" in text
     # Missing by design is not missing at random: no missingness warning for party or trust.
     assert not any("missing in" in w for w in report.warnings)
+    # Each survey-only attribute's shares rest on the rows that asked it (Kish 36 / 14 and 2).
+    assert "party, trust have no census table: their population shares come from 3 and 2 effective sample rows respectively" in text
 
 
 def test_a_census_table_holding_the_pair_gives_its_dependence(tmp_path: Path) -> None:

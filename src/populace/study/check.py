@@ -147,10 +147,16 @@ def check_study(study: Study) -> StudyReport:
             f"the weights halve the information: Kish effective n {n_eff:,.0f} of {n:,} rows. Check extreme weights."
         )
     if free:
+        # Each from the rows that observed it (several surveys may not all have asked it).
+        seen = [float(w[codes[:, study.index(a)] >= 0].sum()) for a in free]
+        same = len({round(x) for x in seen}) == 1
+        rows = f"{seen[0]:,.0f} effective sample rows" if same else (
+            " and ".join(f"{x:,.0f}" for x in seen) + " effective sample rows respectively"
+        )
         report.warnings.append(
             f"{', '.join(free)} {'has' if len(free) == 1 else 'have'} no census table: "
             f"{'its' if len(free) == 1 else 'their'} population shares "
-            f"come from {n_eff:,.0f} effective sample rows, so a biased sample biases them directly."
+            f"come from {rows}, so a biased sample biases them directly."
         )
     if geo is not None:
         report.gaps += _areas(study, codes[:, study.index(geo.name)], report)
