@@ -52,3 +52,12 @@ def test_persona_draws_vary_with_the_census_error():
     # Monte-Carlo error of an sd from DRAWS normal draws: sd / sqrt(2 (DRAWS - 1)); four of them.
     assert abs(sd / expected - 1) < 4 / np.sqrt(2 * (DRAWS - 1)), (sd, expected)
     assert abs(young_a.mean() - published[0, 0]) < 4 * expected / np.sqrt(DRAWS)
+
+
+def test_the_raking_tolerance_follows_the_smallest_stated_error():
+    from populace.inference.atoms import RAKE_TOL, rake_tolerance
+
+    exact = Marginal(("age",), np.array([400.0, 600.0]))
+    assert rake_tolerance([exact]) == RAKE_TOL
+    noisy = Marginal(("area", "age"), np.array([[200.0, 300.0], [200.0, 300.0]]), None, np.array([[0.0, 3.0], [2.0, 5.0]]))
+    assert rake_tolerance([exact, noisy]) == 2.0 / 1000.0

@@ -24,7 +24,7 @@ package's one IPF, :func:`populace.inference.ipf.rake`) can give them their cens
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,12 +146,13 @@ def draw_population(
     # Census tables with stated error: raked to a posterior draw of them, so that the
     # personas' intervals carry the census error (exact tables come back as they are).
     census = list(reconcile(model.study.marginals, rng=rng)) if rake_to_census else []
+    tol = rake_tolerance(model.study.marginals)
     if census:
         codes, weights = _seed_unreached(rng, sampler, model, codes, weights, census)
     if census or pairs is not None:
         codes, weights = _merge_duplicates(codes, weights, s.joint_shape)
     if census:
-        result = rake(codes[:, cols], weights, census, names, tol=RAKE_TOL, max_iter=RAKE_SWEEPS, levels=levels, warn=False)
+        result = rake(codes[:, cols], weights, census, names, tol=tol, max_iter=RAKE_SWEEPS, levels=levels, warn=False)
         weights = result.weights
     log_alpha, gap = np.zeros(0), 0.0
     if pairs is not None and rake_to_census:
@@ -161,15 +162,28 @@ def draw_population(
         # Pair targets first, census tables last: each sweep ends on the census, and a
         # last census-only raking makes it exact where the pairs' targets disagree.
         tables = [Marginal(ab, t * total) for ab, t in zip(pairs.names, targets, strict=True)]
-        paired = rake(codes[:, cols], weights * total, tables + census, names, tol=RAKE_TOL, max_iter=PAIR_SWEEPS, levels=levels, warn=False)
+        paired = rake(codes[:, cols], weights * total, tables + census, names, tol=tol, max_iter=PAIR_SWEEPS, levels=levels, warn=False)
         weights = paired.weights
         gap = paired.max_error
         if census and not paired.converged:
-            result = rake(codes[:, cols], weights, census, names, tol=RAKE_TOL, max_iter=RAKE_SWEEPS, levels=levels, warn=False)
+            result = rake(codes[:, cols], weights, census, names, tol=tol, max_iter=RAKE_SWEEPS, levels=levels, warn=False)
             weights = result.weights
         elif census:
             result = paired
     return Population(codes, weights / weights.sum(), m, dropped, result, log_alpha, gap, sampler.margin_gap)
+
+
+def rake_tolerance(marginals: Sequence[Marginal]) -> float:
+    """:data:`RAKE_TOL`, or with census tables that state their error, one smallest stated
+    standard error (as a share of the total): a draw of noisy 2-way tables that agree on
+    their shared margins need not be margins of one population (the cycle state x age,
+    state x educ, age x educ), so raking can only come within about a person of all of
+    them, far inside their error."""
+    se = [np.asarray(m.se)[np.asarray(m.se) > 0] for m in marginals if m.se is not None]
+    se = np.concatenate(se) if se else np.zeros(0)
+    if not se.size:
+        return RAKE_TOL
+    return max(RAKE_TOL, float(se.min()) / marginals[0].total)
 
 
 def stick_breaking(rng: np.random.Generator, alpha: float, m: int) -> tuple[np.ndarray, float]:
