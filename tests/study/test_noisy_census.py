@@ -179,3 +179,14 @@ def test_check_lists_the_tables_with_error(tmp_path: Path) -> None:
         report = check_study(load_study(write(tmp_path)))
     assert report.noisy_tables == ["  area_age.csv: 4 of 4 cells with error; median relative se 1.7%, 0% of cells above 40 % (unreliable)"]
     assert "census tables with stated error" in str(report)
+
+
+def test_exact_tables_still_agree_on_the_total_when_a_noisy_table_comes_first() -> None:
+    micro = pd.DataFrame({"area": ["a"], "age": ["young"]})
+    noisy = _frame(count=[300, 200, 100, 400], se=[5, 5, 5, 5])
+    age = pd.DataFrame({"age": ["young", "old"], "count": [400, 600]})
+    area = pd.DataFrame({"area": ["a", "b"], "count": [550, 550]})  # 1,100 against 1,000
+    with pytest.raises(StudyError, match="disagree on the population size"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StudyWarning)
+            make_study(ATTRS, [noisy, age, area], micro)

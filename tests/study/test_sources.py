@@ -149,6 +149,8 @@ def test_provenance_names_the_surveys_that_measured_each_attribute(tmp_path: Pat
         ('attributes = ["state", "age", "trust"]', 'attributes = ["state", "age", "trus"]', "study.toml", 29,
          "source 'social' lists attribute 'trus', which the study does not declare"),
         ('attributes = ["state", "age", "trust"]', 'attributes = "trust"', "study.toml", 29, "must be a non-empty list"),
+        ('attributes = ["state", "age", "trust"]', 'attributes = 3', "study.toml", 29, "must be a non-empty list"),
+        ('attributes = ["state", "age", "trust"]', 'attributes = []', "study.toml", 29, "must be a non-empty list"),
         ('attributes = ["state", "age", "trust"]', 'attributes = ["age", "age"]', "study.toml", 29, "lists attribute 'age' twice"),
         ('path = "social.csv"', 'label = "election"\npath = "social.csv"', "study.toml", 28, "two microdata sources are labelled 'election'"),
         ('weight = "w"', 'weight = "weight"', "election.csv", 1, "the weight column 'weight' named in the study is not in the microdata"),

@@ -192,7 +192,7 @@ def _check_surveys(surveys: Sequence[Survey], attributes: Sequence[Attribute], *
         if listed is None:
             continue
         row = where("microdata", i, "attributes")
-        if isinstance(listed, str) or not all(isinstance(n, str) for n in listed) or not listed:
+        if not isinstance(listed, (list, tuple)) or not listed or not all(isinstance(n, str) for n in listed):
             raise StudyError(
                 f"source {label!r} has attributes = {listed!r}; it must be a non-empty list of attribute names.",
                 file=config,

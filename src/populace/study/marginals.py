@@ -369,13 +369,15 @@ def check_marginals_agree(
     if not marginals:
         return ()
     levels = {a.name: a.levels for a in attributes}
-    ref, ref_label = marginals[0], labels[0]
+    # The first exact table sets the total; tables with stated error are checked below.
+    first_exact = next((i for i, m in enumerate(marginals) if m.se is None), 0)
+    ref, ref_label = marginals[first_exact], labels[first_exact]
     rtol = TOTAL_RTOL if total_tolerance is None else float(total_tolerance)
-    out, rescaled = [ref], []
-    for m, label in zip(marginals[1:], labels[1:]):
+    out, rescaled = [], []
+    for i, (m, label) in enumerate(zip(marginals, labels)):
         a, b = ref.total, m.total
-        if ref.se is not None or m.se is not None:
-            out.append(m)  # measured with error: checked below, within the stated error
+        if i == first_exact or ref.se is not None or m.se is not None:
+            out.append(m)
             continue
         if abs(a - b) > rtol * max(abs(a), abs(b)):
             raise StudyError(
