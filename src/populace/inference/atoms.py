@@ -109,7 +109,8 @@ def draw_population(
     rng
         Source of randomness.
     rake_to_census
-        Rake the records to every census table (the census is exact).
+        Rake the records to every census table (to a posterior draw of those that state
+        their error).
     tail, max_atoms
         Truncation of the stick-breaking (module docstring).
     pairs

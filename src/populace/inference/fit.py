@@ -18,7 +18,7 @@ from populace.inference.diagnostics import ConvergenceWarning, check_convergence
 from populace.inference.io import FIT_FORMAT
 from populace.inference.nutpie_chains import BACKENDS
 from populace.models.copula import MARGIN_GAP_TOL, CopulaModel
-from populace.study.provenance import provenance
+from populace.study.provenance import provenance_json
 from populace.study.serialize import study_to_dict
 from populace.study.spec import Study
 
@@ -259,7 +259,7 @@ def _attach(tree: xr.DataTree, model: CopulaModel, *, seed: int | None, elapsed:
             "populace_format": FIT_FORMAT,
             "populace_study": json.dumps(study_to_dict(model.study)),
             # Which census tables and surveys each attribute's information came from.
-            "populace_provenance": json.dumps({k: v.to_dict(full=True) for k, v in provenance(model.study).items()}),
+            "populace_provenance": provenance_json(model.study),
             "populace_model_config": json.dumps(model.model_config),
             "populace_sampler_config": json.dumps(model.sampler_config),
             "populace_seed": -1 if seed is None else int(seed),

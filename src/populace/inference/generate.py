@@ -33,7 +33,7 @@ from populace.inference.ipf import RakingWarning
 from populace.inference.pairs import PairLayer, pair_layer
 from populace.models.copula import MARGIN_GAP_TOL, CopulaModel
 from populace.personas import persona_dataset
-from populace.study.provenance import provenance
+from populace.study.provenance import provenance_json
 from populace.study.serialize import study_to_dict
 
 __all__ = [
@@ -246,7 +246,7 @@ def _attrs(plan: _Plan, where: Mapping[str, str] | None) -> dict[str, object]:
         "where": "" if not where else ",".join(f"{k}={v}" for k, v in where.items()),
         "study": json.dumps(study_to_dict(plan.model.study)),
         # Which census tables and surveys each attribute's information came from.
-        "provenance": json.dumps({k: v.to_dict(full=True) for k, v in provenance(plan.model.study).items()}),
+        "provenance": provenance_json(plan.model.study),
     }
 
 

@@ -87,6 +87,11 @@ def threshold_solve(
     return logp, t, m
 
 
+def _mixture_log_weights(log_w_geo: np.ndarray, log_w: np.ndarray) -> np.ndarray:
+    """(S * Q,) log weights of the (area, node) mixture, area-major."""
+    return (log_w_geo[:, None] + log_w[None, :]).reshape(-1)
+
+
 def threshold_mixture_logps(
     m: Any, shift: Any, shares: Any, n_levels: Sequence[int], log_w_geo: np.ndarray, log_w: np.ndarray, xp: Any
 ) -> Any:
@@ -103,7 +108,7 @@ def threshold_mixture_logps(
     n_att, n_area, n_node, n_lev = len(n_levels), len(log_w_geo), len(log_w), max(n_levels)
     m_mix = (m[:, None, :] + shift[:, :, None]).reshape((n_att, n_area * n_node))
     cum = xp.clip(xp.cumsum(shares, axis=-1)[:, :, :-1], _EPS, 1.0 - _EPS)
-    log_w_mix = (log_w_geo[:, None] + log_w[None, :]).reshape(-1)
+    log_w_mix = _mixture_log_weights(log_w_geo, log_w)
     logp, _ = xp.threshold_logps(m_mix, cum, np.asarray(n_levels) - 1, log_w_mix)  # (J, 1, S * Q, L)
     return logp.reshape((n_att, n_area, n_node, n_lev))
 
@@ -121,7 +126,7 @@ def softmax_mixture_logp(
     lev = np.arange(n_levels)
     lifted = xp.where(lev == 0, 0.0, shift[:, np.maximum(lev - 1, 0)])  # (S, L): a gather, no concatenation
     eta = (eta_b[None, :, :] + lifted[:, None, :]).reshape((n_area * n_node, n_levels))
-    log_w_mix = (log_w_geo[:, None] + log_w[None, :]).reshape(-1)
+    log_w_mix = _mixture_log_weights(log_w_geo, log_w)
     logp = xp.softmax_logp(eta, xp.log(xp.clip(shares, _EPS, 1.0)), log_w_mix)  # (1, S * Q, L)
     return logp.reshape((n_area, n_node, n_levels))
 

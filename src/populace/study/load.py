@@ -17,6 +17,7 @@ from populace.errors import StudyError
 from populace.study._cells import unique_header
 from populace.study.attributes import check_attributes
 from populace.study.build import Survey, Table, build_study
+from populace.study.marginals import is_noise_sd
 from populace.study.spec import Study
 
 __all__ = ["load_study", "read_table", "TOP_KEYS", "MARGINAL_KEYS", "MICRODATA_KEYS", "AREAS_KEYS"]
@@ -148,7 +149,7 @@ def _marginal_entries(entries: Any, *, label: str, where: _Lines) -> list[tuple[
         _require_table(entry, where_i, "[[marginals]]", label=label, row=where("marginals"))
         path = _path_entry(entry, MARGINAL_KEYS, where_i, label=label, locate=lambda *k: where("marginals", i, *k))
         noise = entry.get("noise_sd")
-        if noise is not None and (isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise > 0 or noise == float("inf")):
+        if noise is not None and not is_noise_sd(noise):  # checked here too, to name its line
             raise StudyError(
                 f"{where_i} has noise_sd = {noise!r}; it must be a positive number.",
                 file=label,

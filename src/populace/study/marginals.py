@@ -25,7 +25,7 @@ from populace.study._cells import (
 from populace.study.reconcile import disagreement
 from populace.study.spec import Attribute, Marginal
 
-__all__ = ["COUNT", "ERROR_COLUMNS", "MOE_Z", "NOISE_Z", "TOTAL_RTOL", "SHARE_ATOL", "check_marginal", "check_marginals_agree"]
+__all__ = ["COUNT", "ERROR_COLUMNS", "is_noise_sd", "MOE_Z", "NOISE_Z", "TOTAL_RTOL", "SHARE_ATOL", "check_marginal", "check_marginals_agree"]
 
 #: Name of the count column of every census table.
 COUNT = "count"
@@ -118,6 +118,11 @@ def check_marginal(
     return Marginal(attributes=tuple(names), counts=array.reshape(shape), source=source, se=se)
 
 
+def is_noise_sd(value: object) -> bool:
+    """Whether ``value`` is a valid ``noise_sd``: a finite positive number."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value)) and value > 0
+
+
 def _check_errors(
     frame: pd.DataFrame, header: list[str], noise_sd: float | None, *, file: str, attributes: dict[str, Attribute]
 ) -> np.ndarray | None:
@@ -131,7 +136,7 @@ def _check_errors(
             fix="Keep one: an se column, a moe column, or noise_sd for the whole table.",
         )
     if noise_sd is not None:
-        if isinstance(noise_sd, bool) or not isinstance(noise_sd, (int, float)) or not np.isfinite(noise_sd) or noise_sd <= 0:
+        if not is_noise_sd(noise_sd):
             raise StudyError(
                 f"noise_sd = {noise_sd!r} is not a positive number.",
                 file=file,

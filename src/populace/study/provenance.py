@@ -19,13 +19,14 @@ Each provenance also names the surveys (microdata sources) that measured the att
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from populace.study.spec import Marginal, Study
 
-__all__ = ["Kind", "Provenance", "provenance", "table_name"]
+__all__ = ["Kind", "Provenance", "provenance", "provenance_json", "table_name"]
 
 
 class Kind(StrEnum):
@@ -114,3 +115,8 @@ def provenance(study: Study) -> dict[str, Provenance]:
         sources = tuple(x.label for x in study.sources if name in x.attributes)
         out[name] = Provenance(kind, tuple(table_name(m) for m in tables), crossed, sources)
     return out
+
+
+def provenance_json(study: Study) -> str:
+    """Every attribute's full provenance as JSON, as fit files and persona files record it."""
+    return json.dumps({k: v.to_dict(full=True) for k, v in provenance(study).items()})

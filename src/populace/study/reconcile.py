@@ -62,6 +62,13 @@ def _constraints(marginals: Sequence[Marginal]) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, offsets[-1]))
 
 
+def _stacked(marginals: Sequence[Marginal]) -> tuple[np.ndarray, np.ndarray]:
+    """Every table's counts and standard errors (0 for exact tables) as two flat vectors."""
+    y = np.concatenate([np.ravel(m.counts) for m in marginals]).astype(float)
+    se = np.concatenate([np.zeros(m.counts.size) if m.se is None else np.ravel(m.se) for m in marginals]).astype(float)
+    return y, se
+
+
 def reconcile(marginals: Sequence[Marginal], *, rng: np.random.Generator | None = None) -> tuple[Marginal, ...]:
     """The tables' posterior mean (``rng=None``) or one posterior draw (module docstring).
 
@@ -71,8 +78,7 @@ def reconcile(marginals: Sequence[Marginal], *, rng: np.random.Generator | None 
     marginals = tuple(marginals)
     if not has_error(marginals):
         return marginals
-    y = np.concatenate([np.ravel(m.counts) for m in marginals]).astype(float)
-    se = np.concatenate([np.zeros(m.counts.size) if m.se is None else np.ravel(m.se) for m in marginals]).astype(float)
+    y, se = _stacked(marginals)
     t = y + (se * rng.standard_normal(y.size) if rng is not None else 0.0)
     a = _constraints(marginals)
     free = se > 0
@@ -103,8 +109,7 @@ def disagreement(marginals: Sequence[Marginal]) -> tuple[float, int]:
     a = _constraints(marginals)
     if a.shape[0] == 0:
         return 0.0, -1
-    y = np.concatenate([np.ravel(m.counts) for m in marginals]).astype(float)
-    se = np.concatenate([np.zeros(m.counts.size) if m.se is None else np.ravel(m.se) for m in marginals]).astype(float)
+    y, se = _stacked(marginals)
     resid = np.abs(a @ y)
     sd = np.sqrt(a.multiply(a) @ se**2)
     z = np.where(sd > 0, resid / np.where(sd > 0, sd, 1.0), np.where(resid > 1e-6 * max(1.0, np.abs(y).max()), np.inf, 0.0))
