@@ -292,3 +292,12 @@ def test_demo_report_compares_census_and_shows_the_crosstab() -> None:
     for level in study.attribute("partyid").levels:
         assert f"| {level} | " in text
     assert text.count(" to ") >= sum(a.n_levels for a in study.attributes) + 7
+
+
+def test_generate_and_library_default_to_the_package_default_draws():
+    from populace.cli import build_parser
+    from populace.summarize import DEFAULT_DRAWS
+
+    parser = build_parser()
+    for command in (["generate", "FIT", "--n", "5", "--out", "P"], ["library", "FIT", "--n", "5", "--out", "D"]):
+        assert parser.parse_args(command).draws == DEFAULT_DRAWS == 100

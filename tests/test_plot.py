@@ -17,6 +17,8 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from populace import plot  # noqa: E402
+from populace.summarize import DrawsWarning  # noqa: E402
+from populace.summarize import summarize as populace_summarize  # noqa: E402
 from populace.personas import persona_dataset, to_frame  # noqa: E402
 from populace.study import Attribute, make_study  # noqa: E402
 
@@ -260,6 +262,18 @@ def test_plot_calibration(personas, study):
     assert len(both.get_legend().get_texts()) == 3
     stacked = pd.concat([tab.assign(method="a"), tab.assign(method="b")])
     assert len(plot.plot_calibration(stacked).get_legend().get_texts()) == 3
+
+
+def test_plot_shares_sorts_groups_by_the_first_level_and_wraps_panels(personas):
+    with pytest.warns(DrawsWarning):  # the fixture's 40 draws
+        table = populace_summarize(personas, by="race", target="age")
+    fig = plot.plot_shares(table, by="race", ncols=1)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["young", "old"]  # one panel per level, one per row
+    first = table[table["level"] == "young"].set_index("race")["mean"].sort_values(kind="stable")
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == list(first.index)
+    with pytest.raises(ValueError, match="group column"):
+        plot.plot_shares(table, by=[])
 
 
 def test_import_is_lazy():

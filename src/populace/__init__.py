@@ -10,6 +10,7 @@ The main functions are re-exported here and imported on first use, so
     personas = populace.sample_personas(fit, 1000)
     populace.to_parquet(personas, "personas.parquet")
     populace.summarize(personas, by="region", target="party")  # shares with intervals
+    populace.write_report(fit, "report.html", personas=personas)  # one HTML page
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _LAZY = {
     "to_parquet": "populace.personas",
     "to_frame": "populace.personas",
     "summarize": "populace.summarize",
+    "write_report": "populace.report",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -43,6 +45,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never run
     from populace.inference.generate import sample_personas
     from populace.inference import fit, load_fit, save_fit
     from populace.personas import to_frame, to_parquet
+    from populace.report import write_report
     from populace.summarize import summarize
     from populace.study import load_study, make_study
 

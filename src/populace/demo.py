@@ -1,10 +1,11 @@
 """The demo: fit the bundled GSS example, generate personas, write a short report.
 
 ``populace demo`` (and ``make demo``) call :func:`run_demo`. It writes, into one
-folder, the fit (``fit.nc``), the personas (``personas.parquet``) and
-``report.md``, which compares the generated population with the census and
-shows one quantity the census does not have (abortion views by party), each
-with a 90 % interval across posterior draws.
+folder, the fit (``fit.nc``), the personas (``personas.parquet``), the HTML report of
+:func:`populace.report.write_report` (``report.html``) and ``report.md``, which
+compares the generated population with the census and shows one quantity the census
+does not have (abortion views by party), each with a 90 % interval across posterior
+draws.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class DemoSettings:
     persona_draws: int
 
 
-FULL = DemoSettings(draws=1000, tune=300, chains=2, n=None, persona_draws=20)
+FULL = DemoSettings(draws=1000, tune=300, chains=2, n=None, persona_draws=100)
 # Enough to exercise every step in a test, not to trust the numbers.
 QUICK = DemoSettings(draws=100, tune=100, chains=1, n=1000, persona_draws=5)
 
@@ -61,7 +62,7 @@ def run_demo(
     Parameters
     ----------
     out_dir
-        Folder for ``fit.nc``, ``personas.parquet`` and ``report.md``; created if
+        Folder for ``fit.nc``, ``personas.parquet``, ``report.md`` and ``report.html``; created if
         missing. Files already there are replaced (each one atomically).
     quick
         Small fit and persona set (:data:`QUICK`), for tests and smoke checks.
@@ -78,7 +79,8 @@ def run_demo(
     Returns
     -------
     dict of str to pathlib.Path
-        ``study`` (the bundled TOML), ``fit``, ``personas`` and ``report``.
+        ``study`` (the bundled TOML), ``fit``, ``personas``, ``report`` (Markdown) and
+        ``report_html``.
     """
     # Heavy imports here, so importing populace.demo (and `populace --help`) stays fast.
     from populace.data import example_study_path
@@ -95,6 +97,7 @@ def run_demo(
         "fit": out / "fit.nc",
         "personas": out / "personas.parquet",
         "report": out / "report.md",
+        "report_html": out / "report.html",
     }
 
     say(f"loading the bundled example study {paths['study']} ...")
@@ -135,11 +138,15 @@ def run_demo(
         header=header,
     )
     write_text(paths["report"], text)
+    say(f"writing {paths['report_html']} (diagnostics, census fit, dependence, shares, cards) ...")
+    from populace.report import write_report
+
+    write_report(fitted, paths["report_html"], personas=personas, seed=seed, title="populace demo: the bundled GSS 2000-2018 example")
 
     echo(f"convergence: {'ok' if diag.ok else 'PROBLEMS (see report)'}: {diag.to_text()}")
     echo(f"fit:      {paths['fit']}")
     echo(f"personas: {paths['personas']} ({n:,} personas x {settings.persona_draws} draws)")
-    echo(f"report:   {paths['report']}")
+    echo(f"report:   {paths['report']} and {paths['report_html']} (open it in a browser)")
     return paths
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from populace.atomic import atomic_path
+from populace.errors import PersonasError
 from populace.study.spec import Study
 
 __all__ = ["persona_dataset", "to_frame", "to_parquet", "write_parquet_stream", "read_parquet", "read_metadata"]
@@ -73,7 +74,7 @@ def to_frame(ds: xr.Dataset) -> pd.DataFrame:
     Columns are ``draw`` (int) and one categorical column per attribute holding
     the level labels (ordered categoricals for ordinal attributes).
     """
-    n_draw, n_persona = ds.sizes["draw"], ds.sizes["persona"]
+    n_persona = ds.sizes["persona"]
     out = {"draw": np.repeat(ds["draw"].values.astype(np.int64), n_persona)}
     for name in ds.data_vars:
         levels = levels_of(ds, name)
@@ -192,3 +193,18 @@ def _jsonable(v: object) -> object:
     if isinstance(v, np.ndarray):
         return v.tolist()
     return v
+
+
+def open_personas(path: str | os.PathLike[str]) -> Any:
+    """A personas Parquet file, or partitioned folder of them (``draw=D/...``), as a pyarrow
+    dataset; a :class:`~populace.errors.PersonasError` naming the path and the fix otherwise."""
+    import pyarrow.dataset as pads
+
+    path = Path(path)
+    fix = "Fix: give personas written by `populace generate` (a Parquet file or folder)."
+    if not path.exists():
+        raise PersonasError(f"{path}: no such file or folder. {fix}")
+    try:
+        return pads.dataset(path, format="parquet", partitioning="hive")
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a non-Parquet input
+        raise PersonasError(f"{path}: not a readable Parquet file or folder ({exc}). {fix}") from None

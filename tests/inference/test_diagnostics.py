@@ -101,3 +101,26 @@ def test_a_level_with_a_comma_in_its_name_is_still_explained():
     d = check_convergence(tree, warn=False)
     assert d.worst_rhat == "loading_gram[trust=Yes, always, educ]"
     assert "how trust=Yes, always and educ depend on each other through the factors" in d.problems[0]
+
+
+def _with_concentration(tree: xr.DataTree) -> xr.DataTree:
+    x = np.random.default_rng(2).normal(size=(2, 400))
+    post = tree["posterior"].to_dataset().assign(log_concentration=(("chain", "draw"), x))
+    return xr.DataTree.from_dict({"posterior": post, "sample_stats": tree["sample_stats"].to_dataset()})
+
+
+def test_convergence_table_gives_each_quantity_its_worst_entry_and_agrees_with_the_check():
+    from populace.inference.diagnostics import convergence_table
+
+    shifted = _with_concentration(_gram_tree(shift=True, slow=False))
+    table = convergence_table(shifted).set_index("quantity")
+    assert list(table.index) == ["loading_gram", "log_concentration"]  # worst R-hat first
+    assert table.loc["loading_gram", "entries"] == 9
+    assert table.loc["loading_gram", "at_rhat_max"] == "loading_gram[age, educ]"
+    d = check_convergence(shifted, warn=False)
+    assert table.loc["loading_gram", "rhat_max"] == d.max_rhat and table["ess_bulk_min"].min() == d.min_ess_bulk
+    assert table.loc["log_concentration", "rhat_max"] < 1.01
+
+    slow = convergence_table(_with_concentration(_gram_tree(shift=False, slow=True))).set_index("quantity")
+    assert slow.loc["loading_gram", "at_ess_bulk_min"] == "loading_gram[race=Black, race=Black]"
+    assert slow.loc["loading_gram", "ess_bulk_min"] < 200 < slow.loc["log_concentration", "ess_bulk_min"]

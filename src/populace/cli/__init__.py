@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from populace.cli import benchmark, cards, check, demo, fit, generate, library, rectify, sbc, summarize
+from populace.cli import benchmark, cards, check, demo, fit, generate, library, rectify, report, sbc, summarize
 from populace.cli._common import PROG, UsageError
 from populace.cli.benchmark import BENCHMARK_DATASETS, BENCHMARK_METHODS
 from populace.errors import PopulaceError, PopulaceWarning
@@ -22,7 +22,7 @@ from populace.errors import PopulaceError, PopulaceWarning
 __all__ = ["main", "build_parser", "UsageError", "BENCHMARK_DATASETS", "BENCHMARK_METHODS"]
 
 # In the order `populace --help` lists them.
-COMMANDS = (check, fit, generate, summarize, cards, library, rectify, demo, benchmark, sbc)
+COMMANDS = (check, fit, generate, summarize, report, cards, library, rectify, demo, benchmark, sbc)
 
 
 def build_parser() -> argparse.ArgumentParser:

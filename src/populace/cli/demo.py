@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         parents=[common],
         help="fit the bundled GSS example, generate personas, write a report",
         description="Fit the bundled GSS example study, generate one population per posterior "
-        "draw and write fit.nc, personas.parquet and report.md into --out.",
+        "draw and write fit.nc, personas.parquet, report.html and report.md into --out.",
     )
     p.add_argument("--out", "-o", default="populace-demo", metavar="DIR", help="output folder (default populace-demo)")
     p.add_argument("--quick", action="store_true", help="tiny fit and persona set, for smoke tests")

@@ -98,4 +98,4 @@ def run(args: argparse.Namespace) -> None:
     for name, origin in provenance(study).items():
         print(f"  {name}: {origin.note}")
     print(f"fit saved to {out} ({size(out)})")
-    print(f"next: {PROG} generate {out} --n 1000 --draws 20 --out personas.parquet")
+    print(f"next: {PROG} generate {out} --n 1000 --draws 100 --out personas.parquet")

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("fit", metavar="FIT.nc", help="a fit saved by `populace fit`")
     p.add_argument("--n", "-n", required=True, type=positive_int, metavar="N", help="personas per draw")
-    p.add_argument("--draws", type=positive_int, default=20, metavar="D", help="posterior draws (default 20)")
+    p.add_argument("--draws", type=positive_int, default=100, metavar="D", help="posterior draws (default 100: fewer give intervals that cover less than stated)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="the library folder (new or empty)")
     p.add_argument("--seed", type=seed_int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--template", metavar="FILE", help="Jinja2 template of the text column (see `populace cards`)")

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from populace.errors import PopulaceWarning
 
-__all__ = ["Diagnostics", "check_convergence", "ConvergenceWarning"]
+__all__ = ["Diagnostics", "check_convergence", "ConvergenceWarning", "reported_quantities", "convergence_table"]
 
 # Rotation-invariant quantities: raw loadings are identified only up to rotation,
 # so their R-hat says nothing; these do.
@@ -83,12 +84,9 @@ def check_convergence(
     warn
         Emit a :class:`ConvergenceWarning` listing each problem and what to do.
     """
-    post = fit["posterior"].to_dataset()
-    names = [v for v in INVARIANT_VARS if v in post] + [
-        v for v in post.data_vars if str(v).startswith(REPORTED_PREFIXES) and not str(v).endswith("__")
-    ]
-    sub = post[names]
-    n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
+    sub = reported_quantities(fit)
+    names = [str(v) for v in sub.data_vars]
+    n_chains, n_draws = sub.sizes["chain"], sub.sizes["draw"]
     ess_min = max(ess_per_chain * n_chains, ess_min)
     problems: list[str] = []
     max_rhat, at_rhat = float("nan"), _NOWHERE
@@ -142,6 +140,46 @@ def check_convergence(
     return diag
 
 
+def reported_quantities(fit: xr.DataTree) -> xr.Dataset:
+    """The posterior quantities convergence is judged on: the rotation-invariant ones
+    (:data:`INVARIANT_VARS`) and those named by :data:`REPORTED_PREFIXES`."""
+    post = fit["posterior"].to_dataset()
+    names = [v for v in INVARIANT_VARS if v in post] + [
+        v for v in post.data_vars if str(v).startswith(REPORTED_PREFIXES) and not str(v).endswith("__")
+    ]
+    return post[names]
+
+
+def convergence_table(fit: xr.DataTree) -> pd.DataFrame:
+    """Per reported quantity (:func:`reported_quantities`): its number of entries, the
+    largest R-hat, the smallest bulk and tail ESS, and where each extreme is; worst R-hat
+    first. R-hat is NaN with a single chain."""
+    sub = reported_quantities(fit)
+    n_chains, n_draws = sub.sizes["chain"], sub.sizes["draw"]
+    nan = xr.full_like(sub.isel(chain=0, draw=0), np.nan)
+    rhat = az.rhat(sub) if n_chains > 1 and n_draws >= 4 else nan
+    bulk = az.ess(sub, method="bulk") if n_draws >= 4 else nan
+    tail = az.ess(sub, method="tail") if n_draws >= 4 else nan
+    rows = []
+    for name in (str(v) for v in sub.data_vars):
+        r, at_r = _extreme(rhat, [name], largest=True)
+        b, at_b = _extreme(bulk, [name], largest=False)
+        t, _ = _extreme(tail, [name], largest=False)
+        rows.append(
+            {
+                "quantity": name,
+                "entries": int(np.prod([sub[name].sizes[d] for d in sub[name].dims if d not in ("chain", "draw")])),
+                "rhat_max": r,
+                "at_rhat_max": _label(*at_r),
+                "ess_bulk_min": b,
+                "ess_tail_min": t,
+                "at_ess_bulk_min": _label(*at_b),
+                "meaning": _meaning(name, []),
+            }
+        )
+    return pd.DataFrame(rows).sort_values("rhat_max", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+
+
 #: Where no statistic was computed: no variable, no coordinate labels.
 _NOWHERE: tuple[str, list[str]] = ("", [])
 
@@ -175,6 +213,8 @@ def _meaning(name: str, labels: list[str]) -> str:
         if labels[0] == labels[1]:
             return f"how strongly {labels[0]} depends on the latent factors"
         return f"how {labels[0]} and {labels[1]} depend on each other through the factors"
+    if name == "loading_gram":
+        return "the dependence of every pair of attributes through the factors"
     if name == "log_concentration":
         return "how closely the joint follows the copula, the Dirichlet layer's concentration"
     if name == "log_census_concentration":

@@ -33,6 +33,7 @@ from populace.inference.ipf import RakingWarning
 from populace.inference.pairs import PairLayer, pair_layer
 from populace.models.copula import MARGIN_GAP_TOL, CopulaModel
 from populace.personas import persona_dataset
+from populace.summarize import DEFAULT_DRAWS
 from populace.study.provenance import provenance_json
 from populace.study.serialize import study_to_dict
 
@@ -146,7 +147,7 @@ def iter_personas(
     fit: xr.DataTree,
     n: int,
     *,
-    draws: int = 20,
+    draws: int = DEFAULT_DRAWS,
     seed: int | None = 0,
     where: Mapping[str, str] | None = None,
     on_population: Callable[[int, Population], None] | None = None,
@@ -193,7 +194,7 @@ def sample_personas(
     fit: xr.DataTree,
     n: int,
     *,
-    draws: int = 20,
+    draws: int = DEFAULT_DRAWS,
     seed: int | None = 0,
     where: Mapping[str, str] | None = None,
 ) -> xr.Dataset:
@@ -255,7 +256,7 @@ def write_personas(
     path: str | os.PathLike[str],
     n: int,
     *,
-    draws: int = 20,
+    draws: int = DEFAULT_DRAWS,
     seed: int | None = 0,
     where: Mapping[str, str] | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -291,7 +292,7 @@ def write_personas_dataset(
     directory: str | os.PathLike[str],
     n: int,
     *,
-    draws: int = 20,
+    draws: int = DEFAULT_DRAWS,
     seed: int | None = 0,
     where: Mapping[str, str] | None = None,
     by_geography: bool = False,

@@ -28,6 +28,7 @@ from populace.atomic import atomic_dir, require_empty_dir, write_text
 from populace.library.census_fit import CensusFit
 from populace.library.info import LibraryInfo
 from populace.library.render import CardRenderer
+from populace.summarize import DEFAULT_DRAWS
 from populace.library.templates import load_template
 
 __all__ = ["build_library", "LibraryInfo"]
@@ -38,7 +39,7 @@ def build_library(
     directory: str | os.PathLike[str],
     n: int,
     *,
-    draws: int = 20,
+    draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     template: str | os.PathLike[str] | None = None,
     benchmark: str | os.PathLike[str] | None = None,

@@ -124,14 +124,11 @@ def write_cards(
     -------
     The path and the number of cards written.
     """
-    import pyarrow.dataset as pads
+    from populace.personas import open_personas
 
     study = study if study is not None else study_of_personas(personas)
     renderer = CardRenderer(study, load_template(template, study))
-    try:
-        data = pads.dataset(personas, format="parquet", partitioning="hive")
-    except (OSError, ValueError) as exc:
-        raise PersonasError(f"{personas}: not a readable Parquet file or folder ({exc}).") from None
+    data = open_personas(personas)
     missing = [c for c in ("draw", *study.names) if c not in data.schema.names]
     if missing:
         raise PersonasError(f"{personas}: no column {missing[0]!r}. Fix: cards need personas written by `populace generate`.")

@@ -14,6 +14,7 @@ plot                        numbers                     what it shows
                                                         correlation matrix
 :func:`plot_trace`          :func:`invariant_posterior` rank plots of rotation-invariant quantities
 :func:`plot_calibration`    :func:`coverage_table`      nominal vs empirical interval coverage
+:func:`plot_shares`         :func:`populace.summarize`  shares by group, sorted, with intervals
 ==========================  ==========================  ==========================================
 
 Personas are given as the persona Dataset (dims ``draw, persona``) of
@@ -25,8 +26,8 @@ across the draws, so they carry the posterior uncertainty and the finite-populat
 ``import populace.plot`` is cheap: matplotlib and ArviZ load when a plot is drawn
 (``pip install populace[plot]``).
 
-Modules: ``margins``, ``crosstabs``, ``dependence``, ``trace``, ``calibration`` (one plot and
-its numbers each), ``inputs`` (what they all read).
+Modules: ``margins``, ``crosstabs``, ``dependence``, ``trace``, ``calibration``, ``shares`` (one
+plot and its numbers each), ``inputs`` (what they all read).
 """
 
 from populace.plot.calibration import coverage_table, plot_calibration
@@ -34,6 +35,7 @@ from populace.plot.crosstabs import crosstab_intervals, plot_crosstab
 from populace.plot.dependence import latent_correlation, plot_dependence
 from populace.plot.inputs import Personas as Personas  # public outside __all__, as before the split
 from populace.plot.margins import margin_intervals, plot_margins
+from populace.plot.shares import plot_shares
 from populace.plot.trace import invariant_posterior, plot_trace
 
 __all__ = [
@@ -47,4 +49,5 @@ __all__ = [
     "plot_dependence",
     "plot_trace",
     "plot_calibration",
+    "plot_shares",
 ]
