@@ -32,12 +32,12 @@ results-check: env
 	$(PY) benchmarks/results_check.py --check
 
 # mutmut on modules whose tests run without NUTS; writes benchmarks/results/mutation_score.md
-# with every survivor (about 40 min on 2 cores).
+# with every survivor (about 65 min on 2 cores).
 MUTATE := src/populace/simulate/ppi.py src/populace/evaluation/metrics/coverage.py \
-	src/populace/evaluation/metrics/intervals.py
+	src/populace/evaluation/metrics/intervals.py src/populace/study/check.py
 mutation: env
 	$(PY) -m pip install --quiet -e '.[mutation]'
-	$(PY) benchmarks/mutations/score.py --modules $(MUTATE) --tests tests/simulate tests/evaluation --max-children 1
+	$(PY) benchmarks/mutations/score.py --modules $(MUTATE) --tests tests/simulate tests/evaluation tests/study --max-children 1
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -191,3 +191,71 @@ def test_bias_warnings_are_family_wise_over_many_pinned_attributes() -> None:
         s = pop.sample(200, random_state=int(rng.integers(2**31)))
         warned += any("unrepresentative" in w for w in check_study(make_study(attrs, tables, s)).warnings)
     assert warned / reps <= BIAS_P + 4.5 * np.sqrt(BIAS_P * (1 - BIAS_P) / reps), warned
+
+
+def _tiny(extra_b_rows: int = 0):
+    """Four areas (D without rows, B and C thin), a census cell that the sample says is not
+    empty, a biased vote, a survey-only party with missing answers and an unseen level."""
+    attributes = {
+        "area": {"type": "nominal", "levels": ["A", "B", "C", "D"], "role": "geography"},
+        "age": {"type": "ordinal", "levels": ["young", "mid", "old"]},
+        "vote": {"type": "nominal", "levels": ["No", "Yes"]},
+        "party": {"type": "nominal", "levels": ["D", "R", "I"]},
+    }
+    area_age = pd.DataFrame({
+        "area": np.repeat(["A", "B", "C", "D"], 3),
+        "age": ["young", "mid", "old"] * 4,
+        "count": [100, 100, 0, 50, 50, 50, 30, 30, 40, 20, 20, 10],
+    })  # fmt: skip
+    vote = pd.DataFrame({"vote": ["No", "Yes"], "count": [400, 100]})
+    micro = pd.DataFrame({
+        "area": ["A"] * 7 + ["B"] * 4 + ["C"] + ["B"] * extra_b_rows,
+        "age": ["young", "young", "mid", "mid", "mid", "old", "young", "young", "mid", "old", "old", "young"]
+        + ["mid"] * extra_b_rows,
+        "vote": ["Yes"] * 10 + ["No", "No"] + ["No"] * extra_b_rows,
+        "party": ["D", "R", None, "D", "R", "D", None, "R", "D", None, "R", "D"] + ["D"] * extra_b_rows,
+        "w": [1.0] * 6 + [3.0] * 6 + [1.0] * extra_b_rows,
+    })  # fmt: skip
+    return make_study(attributes, [area_age, vote], micro, weight="w", name="tiny")
+
+
+def test_the_whole_report_of_a_tiny_study_is_what_the_numbers_say() -> None:
+    # Every figure below was worked out by hand from _tiny():
+    # weights 6 x 1 and 6 x 3: Kish n 24^2 / 60 = 9.6, design effect 12 / 9.6 = 1.25;
+    # 4 x 3 x 2 x 3 = 72 cells; area x age cells with people and no row: C mid 30, C old 40,
+    # D 20 / 20 / 10, 120 of 500 = 24.0 %; A x old is empty in the census but has row 6;
+    # vote No is 6 of 24 weighted (25 %) against 80 %: chi-square 9.6 x 1.890625 = 18.15 on
+    # 1 df, p = 2.0e-05 < 0.05 / 2 (age is tested too: p = 0.60); party is seen in rows of
+    # weight 17 of 24, 17 x 9.6 / 24 = 6.8 effective rows; B has 4 rows and C 1 (< 5).
+    expected = """\
+study tiny
+
+attributes (what pins each margin):
+  area (nominal, 4 levels): geography; area sizes from census area x age
+  age (ordinal, 3 levels): census-pinned: per area by census area x age; other dependence learned from the sample
+  vote (nominal, 2 levels): census-margin: nationally by census vote; other dependence learned from the sample; its areas differ by partially pooled area effects
+  party (nominal, 3 levels): survey-only: no census table, margin and dependence learned from the sample only; its areas differ by partially pooled area effects
+
+sample:
+  rows 12 (9 complete), Kish effective n 9.6 (design effect 1.25 from the weights)
+  joint cells 72; sample rows per cell 0.167
+
+census cells and areas with no sample row:
+  1 of 4 areas have no sample row: D
+  census area x age: 5 of 12 cells (24.0% of the population) have no sample row; largest: area=C x age=old; area=C x age=mid; area=D x age=young
+
+warnings (6):
+  - party is missing in 25% of the sample rows that asked it; its dependence rests on the other 75% (missing at random is assumed).
+  - party: level(s) 'I' never occur in the sample, so how they relate to the other attributes comes from the prior alone.
+  - the sample is unrepresentative on vote (chi-square p = 2e-05 on the effective n, below 0.05/2, Bonferroni over the census-pinned attributes): 'No' is 25.0% of the weighted sample but 80.0% of the census. The census pins the margin, but dependence learned from such a sample can be biased too; use weights that correct it if you have them.
+  - party has no census table: its population shares come from 7 effective sample rows, so a biased sample biases them directly.
+  - 2 areas have fewer than 5 sample rows (e.g. B: 4, C: 1); their attitudes follow their census composition, with little from their own rows.
+  - census area x age: 1 sample rows fall in cells the census says are empty; the model gives those cells no population, so check the coding of both files.
+"""
+    assert str(check_study(_tiny())) == expected
+
+
+def test_an_area_with_exactly_the_threshold_of_rows_is_not_thin() -> None:
+    report = check_study(_tiny(extra_b_rows=1))  # B now has 5 rows
+    thin = [w for w in report.warnings if "areas have fewer than" in w]
+    assert thin == ["1 areas have fewer than 5 sample rows (e.g. C: 1); their attitudes follow their census composition, with little from their own rows."]
