@@ -15,7 +15,7 @@ The last line printed is JSON: ``write_floor_s``, ``populace_s``, ``ratio`` (pop
 Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/generate_draws.py FIT.nc [--n N] [--draws 200]
-        [--out benchmarks/results/generate_draws.md]
+        [--out benchmarks/results/generate_draws.md] [--fit-command "populace fit ... --out FIT.nc"]
 
 ``--n`` defaults to the census total of the fit's study (one persona per person).
 """
@@ -65,6 +65,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--fit-command", default=None, help="how FIT was made (written into --out, so it can be rebuilt)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--levels", help=argparse.SUPPRESS)
@@ -102,6 +103,7 @@ def main() -> int:
             f"Made by: `{cmd}` on {platform.node() or 'this machine'} ({os.cpu_count()} cores, {platform.machine()}), "
             f"{time.strftime('%Y-%m-%d')}. Both cases in their own process, in the same run; populace's includes "
             "loading the fit and importing PyMC.",
+            *([f"The fit: `{args.fit_command}`."] if args.fit_command else []),
             "",
             "| case | rows | wall s | peak RSS MB | file MB |",
             "|---|---|---|---|---|",

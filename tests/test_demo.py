@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from populace.demo import QUICK, run_demo
@@ -69,4 +70,7 @@ def test_populace_report_cli_writes_the_page_with_and_without_personas(demo, tmp
     assert main(["report", str(paths["fit"]), "--out", str(generated), "--cards", "2"]) == 0
     assert "generated for this report: 100 posterior draws x 10,000 personas" in generated.read_text()
     assert main(["report", str(paths["fit"]), "--out", str(tmp_path / "x.html"), "--target", "nope"]) == 2
+    other = tmp_path / "other.parquet"
+    pd.DataFrame({"draw": [0, 1], "colour": ["red", "blue"]}).to_parquet(other)
+    assert main(["report", str(paths["fit"]), "--personas", str(other), "--out", str(tmp_path / "x.html")]) == 2
     assert not (tmp_path / "x.html").exists()

@@ -10,6 +10,7 @@ draws.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ def run_demo(
     -------
     dict of str to pathlib.Path
         ``study`` (the bundled TOML), ``fit``, ``personas``, ``report`` (Markdown) and
-        ``report_html``.
+        ``report_html`` (absent without matplotlib).
     """
     # Heavy imports here, so importing populace.demo (and `populace --help`) stays fast.
     from populace.data import example_study_path
@@ -138,15 +139,21 @@ def run_demo(
         header=header,
     )
     write_text(paths["report"], text)
-    say(f"writing {paths['report_html']} (diagnostics, census fit, dependence, shares, cards) ...")
-    from populace.report import write_report
+    if importlib.util.find_spec("matplotlib") is None:  # the HTML report's figures
+        say("report.html skipped: its figures need matplotlib (pip install 'populace[plot]')")
+        del paths["report_html"]
+    else:
+        from populace.report import write_report
 
-    write_report(fitted, paths["report_html"], personas=personas, seed=seed, title="populace demo: the bundled GSS 2000-2018 example")
+        say(f"writing {paths['report_html']} (diagnostics, census fit, dependence, shares, cards) ...")
+        title = "populace demo: the bundled GSS 2000-2018 example"
+        write_report(fitted, paths["report_html"], personas=personas, seed=seed, title=title)
 
     echo(f"convergence: {'ok' if diag.ok else 'PROBLEMS (see report)'}: {diag.to_text()}")
     echo(f"fit:      {paths['fit']}")
     echo(f"personas: {paths['personas']} ({n:,} personas x {settings.persona_draws} draws)")
-    echo(f"report:   {paths['report']} and {paths['report_html']} (open it in a browser)")
+    html = f" and {paths['report_html']} (open it in a browser)" if "report_html" in paths else ""
+    echo(f"report:   {paths['report']}{html}")
     return paths
 
 

@@ -16,7 +16,7 @@ from populace.atomic import atomic_path
 from populace.errors import PersonasError
 from populace.study.spec import Study
 
-__all__ = ["persona_dataset", "to_frame", "to_parquet", "write_parquet_stream", "read_parquet", "read_metadata"]
+__all__ = ["persona_dataset", "to_frame", "to_parquet", "write_parquet_stream", "read_parquet", "read_metadata", "open_personas"]
 
 
 def persona_dataset(

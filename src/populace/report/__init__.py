@@ -1,6 +1,6 @@
 """One self-contained HTML page about a fit and its personas (``populace report``).
 
-Modules: ``sections`` (the numbers and figures of each section), ``page`` (the page:
+Modules: ``sections`` (each section: its numbers and figures), ``page`` (the page:
 assembling, inline images, writing).
 """
 

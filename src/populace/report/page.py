@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,11 +16,14 @@ from populace.atomic import write_text
 from populace.errors import PopulaceError
 from populace.report.sections import (
     Section,
-    census_fit,
-    correlation_table,
+    cards_section,
+    census_section,
     default_groups,
     default_targets,
-    persona_cards,
+    dependence_section,
+    diagnostics_section,
+    overview_section,
+    shares_section,
 )
 from populace.study.spec import Study
 
@@ -92,19 +93,19 @@ def write_report(
 
     tree = fit if isinstance(fit, xr.DataTree) else load_fit(fit)
     study = model_from_fit(tree).study
-    frame, origin = _personas_frame(tree, study, personas, seed=seed)
     unknown = [a for a in [*(targets or []), *(groups or [])] if a not in study.names]
     if unknown:
         raise PopulaceError(f"report: unknown attribute(s) {unknown}; the study has {list(study.names)}.")
+    frame, origin = _personas_frame(tree, study, personas, seed=seed)
     targets = list(targets) if targets else default_targets(study)
     groups = list(groups) if groups else default_groups(study)
     sections = [
-        _overview(tree, study, origin),
-        _diagnostics(tree),
-        _census(frame, study, ci_prob),
-        _dependence(tree, ci_prob),
-        _shares(frame, targets, groups, ci_prob),
-        _cards(frame, study, cards, seed),
+        overview_section(tree, study, origin),
+        diagnostics_section(tree),
+        census_section(frame, study, ci_prob),
+        dependence_section(tree, ci_prob),
+        shares_section(frame, targets, groups, ci_prob),
+        cards_section(frame, study, cards, seed),
     ]
     html = render_page(sections, title=title or f"populace report: {study.name}")
     return write_text(out, html)
@@ -167,6 +168,13 @@ def _personas_frame(
         frame = personas
     else:
         frame = _read_personas(Path(personas), study)
+    missing = [c for c in ("draw", *study.names) if c not in frame.columns]
+    if missing:
+        where = f"{personas}: " if isinstance(personas, (str, os.PathLike)) else "report: the personas have "
+        raise PopulaceError(
+            f"{where}no column(s) {missing}; these personas do not belong to the fit's study ({list(study.names)}). "
+            "Fix: give personas generated from this fit."
+        )
     draws = frame["draw"].nunique()
     size = len(frame) / max(draws, 1)
     return frame, f"{draws} posterior draws x {size:,.0f} personas" + (
@@ -180,127 +188,14 @@ def _read_personas(path: Path, study: Study) -> pd.DataFrame:
     from populace.personas import open_personas
 
     data = open_personas(path)
-    missing = [c for c in ("draw", *study.names) if c not in data.schema.names]
-    if missing:
-        raise PopulaceError(
-            f"{path}: no column(s) {missing}; these personas do not belong to the fit's study "
-            f"({list(study.names)}). Fix: give personas generated from this fit."
-        )
+    if "draw" not in data.schema.names:  # the caller names what is missing
+        return data.head(1).to_pandas()
     batch = next(iter(data.to_batches(columns=["draw"], batch_size=1024)), None)
     if batch is None or batch.num_rows == 0:
         raise PopulaceError(f"{path}: holds no personas.")
     first = pc.min(batch.column(0)).as_py()  # generated files start with their first draw
     per_draw = max(data.count_rows(filter=pc.field("draw") == first), 1)
     keep = min(MAX_DRAWS, max(1, MAX_ROWS // per_draw))
-    table = data.to_table(columns=["draw", *study.names], filter=pc.field("draw") < first + keep)
+    wanted = [c for c in ("draw", *study.names) if c in data.schema.names]  # missing ones: the caller says so
+    table = data.to_table(columns=wanted, filter=pc.field("draw") < first + keep)
     return table.to_pandas()
-
-
-def _overview(tree: xr.DataTree, study: Study, origin: str) -> Section:
-    from populace.study.provenance import provenance
-
-    sampler = json.loads(tree.attrs.get("populace_sampler_config", "{}"))
-    post = tree["posterior"]
-    prov = provenance(study)
-    table = pd.DataFrame(
-        {
-            "attribute": list(prov),
-            "levels": [study.attribute(a).n_levels for a in prov],
-            "information": [p.note for p in prov.values()],
-        }
-    )
-    return Section(
-        "overview",
-        "Overview",
-        text=[
-            f"Study '{study.name}': {len(study.names)} attributes, {len(study.marginals)} census table(s), "
-            f"{len(study.sources)} survey source(s).",
-            f"Fit: {sampler.get('method', 'nuts')} ({sampler.get('sampler', '')}), {post.sizes['chain']} chain(s) x "
-            f"{post.sizes['draw']} draws, seed {tree.attrs.get('populace_seed', '?')}.",
-            f"Personas: {origin}. Every interval below is the central interval between the draws' quantiles, "
-            "so it carries the posterior uncertainty and the personas' sampling noise.",
-        ],
-        tables=[("Where each attribute's information comes from", table)],
-    )
-
-
-def _diagnostics(tree: xr.DataTree) -> Section:
-    from populace.inference.diagnostics import check_convergence, convergence_table
-    from populace.plot import plot_trace
-
-    diag = check_convergence(tree, warn=False)
-    table = convergence_table(tree)
-    text = [("Converged: " if diag.ok else "Convergence problems: ") + diag.to_text()]
-    figures = [("Rank plots of the concentration and the strongest latent correlations (chains that agree stay "
-                "inside the envelope)", plot_trace(tree, kind="rank", pairs=6))]
-    return Section("diagnostics", "Diagnostics", text=text, tables=[("R-hat and ESS per reported quantity", table)], figures=figures)
-
-
-def _census(frame: pd.DataFrame, study: Study, ci_prob: float) -> Section:
-    from populace.plot import plot_margins
-
-    cells, tables = census_fit(frame, study, ci_prob=ci_prob)
-    text = [
-        "Each census table's cells: the published share against the personas' mean and interval. Exact tables "
-        "are raked to in every draw, so they agree by construction up to the personas' sampling noise; this is "
-        "a check of the generation, not evidence that the model is right."
-    ]
-    if study.marginals:
-        figures = [("Census share (cross) against the personas' share and interval, per attribute", plot_margins(frame, study, ci_prob=ci_prob))]
-    else:
-        text.append("The study has no census table.")
-        figures = []
-    return Section(
-        "census", "Census fit", text=text, tables=[("Per table", tables), ("Per cell", cells)], figures=figures
-    )
-
-
-def _dependence(tree: xr.DataTree, ci_prob: float) -> Section:
-    from populace.plot import latent_correlation, plot_dependence
-
-    corr = latent_correlation(tree)
-    ax = plot_dependence(tree)
-    return Section(
-        "dependence",
-        "Dependence structure",
-        text=[
-            "Latent correlations of the copula (rotation-invariant), posterior mean and sd; a strong colour with a "
-            "large sd is a dependence the data do not pin down."
-        ],
-        tables=[(f"Strongest latent correlations with their {ci_prob:.0%} interval", correlation_table(corr, ci_prob=ci_prob))],
-        figures=[("Latent correlation matrix", ax.figure)],
-    )
-
-
-def _shares(frame: pd.DataFrame, targets: Sequence[str], groups: Sequence[str], ci_prob: float) -> Section:
-    from populace.plot import plot_shares
-    from populace.summarize import summarize
-
-    section = Section(
-        "shares",
-        "Shares by area and group",
-        text=[f"Posterior mean share (dot) and {ci_prob:.0%} interval (bar) of each target level by group, sorted."],
-    )
-    if not targets or not groups:
-        section.text.append("No target or group attribute to show (give --target and --by).")
-    for target in targets:
-        for group in groups:
-            if group == target:
-                continue
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                table = summarize(frame, by=group, target=target, ci_prob=ci_prob)
-            section.text += [f"{target} by {group}: {w.message}" for w in caught]
-            section.figures.append((f"{target} by {group}", plot_shares(table, by=group, title=f"{target} by {group}")))
-            section.tables.append((f"{target} by {group}", table.round(4)))
-    return section
-
-
-def _cards(frame: pd.DataFrame, study: Study, n: int, seed: int) -> Section:
-    texts = persona_cards(frame, study, n=n, seed=seed) if n > 0 else []
-    return Section(
-        "cards",
-        "Persona cards",
-        text=[f"{len(texts)} personas of the first draw, picked at random, in the default card template."],
-        tables=[("Cards", pd.DataFrame({"card": texts}))] if texts else [],
-    )

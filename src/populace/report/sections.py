@@ -1,10 +1,15 @@
-"""The report's sections, each as numbers (DataFrames) and figures: diagnostics, census fit,
-dependence, shares by area and group, persona cards."""
+"""The report's sections, each as numbers (DataFrames) and figures: overview, diagnostics,
+census fit, dependence, shares by area and group, persona cards (``*_section``), and the
+numbers they rest on."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+import json
+import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -13,7 +18,20 @@ import xarray as xr
 from populace.plot.inputs import level_codes
 from populace.study.spec import Study
 
-__all__ = ["Section", "census_fit", "correlation_table", "default_groups", "default_targets", "persona_cards"]
+__all__ = [
+    "Section",
+    "census_fit",
+    "correlation_table",
+    "default_groups",
+    "default_targets",
+    "persona_cards",
+    "overview_section",
+    "diagnostics_section",
+    "census_section",
+    "dependence_section",
+    "shares_section",
+    "cards_section",
+]
 
 
 @dataclass
@@ -140,3 +158,113 @@ def correlation_table(corr: xr.DataArray, *, top: int = 12, ci_prob: float = 0.9
         }
     )
 
+
+# ------------------------------------------------------------------ the sections
+def overview_section(tree: xr.DataTree, study: Study, origin: str) -> Section:
+    from populace.study.provenance import provenance
+
+    sampler = json.loads(tree.attrs.get("populace_sampler_config", "{}"))
+    post = tree["posterior"]
+    prov = provenance(study)
+    table = pd.DataFrame(
+        {
+            "attribute": list(prov),
+            "levels": [study.attribute(a).n_levels for a in prov],
+            "information": [p.note for p in prov.values()],
+        }
+    )
+    return Section(
+        "overview",
+        "Overview",
+        text=[
+            f"Study '{study.name}': {len(study.names)} attributes, {len(study.marginals)} census table(s), "
+            f"{len(study.sources)} survey source(s).",
+            f"Fit: {sampler.get('method', 'nuts')} ({sampler.get('sampler', '')}), {post.sizes['chain']} chain(s) x "
+            f"{post.sizes['draw']} draws, seed {tree.attrs.get('populace_seed', '?')}.",
+            f"Personas: {origin}. Every interval below is the central interval between the draws' quantiles, "
+            "so it carries the posterior uncertainty and the personas' sampling noise.",
+        ],
+        tables=[("Where each attribute's information comes from", table)],
+    )
+
+
+def diagnostics_section(tree: xr.DataTree) -> Section:
+    from populace.inference.diagnostics import check_convergence, convergence_table
+    from populace.plot import plot_trace
+
+    diag = check_convergence(tree, warn=False)
+    table = convergence_table(tree)
+    text = [("Converged: " if diag.ok else "Convergence problems: ") + diag.to_text()]
+    figures = [("Rank plots of the concentration and the strongest latent correlations (chains that agree stay "
+                "inside the envelope)", plot_trace(tree, kind="rank", pairs=6))]
+    return Section("diagnostics", "Diagnostics", text=text, tables=[("R-hat and ESS per reported quantity", table)], figures=figures)
+
+
+def census_section(frame: pd.DataFrame, study: Study, ci_prob: float) -> Section:
+    from populace.plot import plot_margins
+
+    cells, tables = census_fit(frame, study, ci_prob=ci_prob)
+    text = [
+        "Each census table's cells: the published share against the personas' mean and interval. Exact tables "
+        "are raked to in every draw, so they agree by construction up to the personas' sampling noise; this is "
+        "a check of the generation, not evidence that the model is right."
+    ]
+    if study.marginals:
+        figures = [("Census share (cross) against the personas' share and interval, per attribute", plot_margins(frame, study, ci_prob=ci_prob))]
+    else:
+        text.append("The study has no census table.")
+        figures = []
+    return Section(
+        "census", "Census fit", text=text, tables=[("Per table", tables), ("Per cell", cells)], figures=figures
+    )
+
+
+def dependence_section(tree: xr.DataTree, ci_prob: float) -> Section:
+    from populace.plot import latent_correlation, plot_dependence
+
+    corr = latent_correlation(tree)
+    ax = plot_dependence(tree)
+    return Section(
+        "dependence",
+        "Dependence structure",
+        text=[
+            "Latent correlations of the copula (rotation-invariant), posterior mean and sd; a strong colour with a "
+            "large sd is a dependence the data do not pin down."
+        ],
+        tables=[(f"Strongest latent correlations with their {ci_prob:.0%} interval", correlation_table(corr, ci_prob=ci_prob))],
+        figures=[("Latent correlation matrix", ax.figure)],
+    )
+
+
+def shares_section(frame: pd.DataFrame, targets: Sequence[str], groups: Sequence[str], ci_prob: float) -> Section:
+    from populace.plot import plot_shares
+    from populace.summarize import summarize
+
+    section = Section(
+        "shares",
+        "Shares by area and group",
+        text=[f"Posterior mean share (dot) and {ci_prob:.0%} interval (bar) of each target level by group, sorted."],
+    )
+    if not targets or not groups:
+        section.text.append("No target or group attribute to show (give --target and --by).")
+    for target in targets:
+        for group in groups:
+            if group == target:
+                continue
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                table = summarize(frame, by=group, target=target, ci_prob=ci_prob)
+            section.text += [f"{target} by {group}: {w.message}" for w in caught]
+            section.figures.append((f"{target} by {group}", plot_shares(table, by=group, title=f"{target} by {group}")))
+            section.tables.append((f"{target} by {group}", table.round(4)))
+    return section
+
+
+def cards_section(frame: pd.DataFrame, study: Study, n: int, seed: int) -> Section:
+    texts = persona_cards(frame, study, n=n, seed=seed) if n > 0 else []
+    return Section(
+        "cards",
+        "Persona cards",
+        text=[f"{len(texts)} personas of the first draw, picked at random, in the default card template."],
+        tables=[("Cards", pd.DataFrame({"card": texts}))] if texts else [],
+    )
