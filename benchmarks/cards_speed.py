@@ -6,7 +6,9 @@ from ``resource.getrusage``), the JSON Lines written to a temp folder and delete
 
 * ``default``: the plain-English default template;
 * ``user``: a user template with front-matter phrases, ``phrase``, ``attributes`` and an
-  ``{% if %}`` (the general path: per-row dicts for ``phrase`` / ``attributes``).
+  ``{% if %}`` (the general path: per-row dicts for ``phrase`` / ``attributes``);
+* ``parquet``: the default template into a Parquet card file (labels and text
+  dictionary-coded, the provenance once in the metadata).
 
 The number of distinct attribute combinations (what is rendered at most, once each) is
 reported too.
@@ -14,7 +16,7 @@ reported too.
 Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/cards_speed.py FIT.nc [--out benchmarks/results/cards_speed.md]
-        [--personas P.parquet] [--cases default user]
+        [--personas P.parquet] [--cases default user parquet] [--fit-command "populace fit ..."]
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def main() -> None:
     parser.add_argument("fit")
     parser.add_argument("--out", default="benchmarks/results/cards_speed.md")
     parser.add_argument("--personas", help="reuse this personas file (else generated from FIT)")
-    parser.add_argument("--cases", nargs="+", default=["default", "user"], choices=["default", "user"])
+    parser.add_argument("--cases", nargs="+", default=["default", "user", "parquet"], choices=["default", "user", "parquet"])
+    parser.add_argument("--fit-command", default=None, help="how FIT was made (written into --out, so it can be rebuilt)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -89,14 +92,19 @@ def main() -> None:
         tpl.write_text(USER_TEMPLATE)
         results = {}
         for case in args.cases:
-            out = str(Path(tmp) / f"{case}.jsonl")
+            out = str(Path(tmp) / (f"{case}.parquet" if case == "parquet" else f"{case}.jsonl"))
             run = subprocess.run(
                 [sys.executable, __file__, args.fit, "--child", personas, out, str(tpl) if case == "user" else "-"],
                 check=True, capture_output=True, text=True,
             )
             results[case] = json.loads(run.stdout.strip().splitlines()[-1])
-            with open(out, encoding="utf-8") as f:
-                results[case]["example"] = json.loads(f.readline())["text"]
+            if case == "parquet":
+                import pyarrow.parquet as pq
+
+                results[case]["example"] = pq.ParquetFile(out).read_row_group(0, columns=["text"]).column(0)[0].as_py()
+            else:
+                with open(out, encoding="utf-8") as f:
+                    results[case]["example"] = json.loads(f.readline())["text"]
             os.remove(out)
             print(case, results[case], flush=True)
         distinct = _distinct(personas)
@@ -104,27 +112,32 @@ def main() -> None:
         "# Persona cards: speed and memory",
         "",
         f"Command: `{command}`",
+        *([f"The fit: `{args.fit_command}`."] if args.fit_command else []),
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared), Python {platform.python_version()}.",
         f"Personas: {N:,} x {DRAWS} draws = {N * DRAWS:,} rows from `populace generate`"
         + (f" ({gen_seconds:.0f} s, not part of the cards)" if gen_seconds else " (given file)")
         + f"; {distinct:,} distinct attribute combinations.",
         "",
-        "| case | cards | seconds | cards / s | peak RSS (MiB) | output (GB) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| case | cards | seconds | cards / s | peak RSS (MiB) | output (GB) | bytes / card |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for case, r in results.items():
         lines.append(
-            f"| {case} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} | {r['peak_mib']:.0f} | {r['bytes'] / 1e9:.2f} |"
+            f"| {case} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} | {r['peak_mib']:.0f} "
+            f"| {r['bytes'] / 1e9:.3f} | {r['bytes'] / r['rows']:,.0f} |"
         )
     lines += ["", "Example texts:", ""] + [f"- {case}: {r['example']!r}" for case, r in results.items()]
     lines += [
         "",
         "Target: >= 100,000 cards / s with bounded memory. Memory is one batch of 65,536 rows (their JSON",
         "lines, ~1.6 kB each with the per-attribute provenance) plus at most 200,000 cached renderings.",
+        "A Parquet card file stores each batch's distinct texts once and the provenance once per file.",
         "",
     ]
-    Path(args.out).write_text("\n".join(lines))
+    from populace.atomic import write_text
+
+    write_text(args.out, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -54,6 +54,32 @@ def _cards(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+def test_parquet_cards_hold_the_same_cards_with_the_provenance_once(personas, tmp_path: Path) -> None:
+    from populace.library.cards import read_cards_metadata
+    from populace.study.provenance import provenance_json
+
+    path, _ = personas
+    jsonl, _ = write_cards(path, tmp_path / "cards.jsonl")
+    out, rows = write_cards(path, tmp_path / "cards.parquet")
+    assert rows == DRAWS * N
+    table = pq.read_table(out)
+    assert table.column_names == ["persona_id", "draw", *STUDY.names, "text"]
+    assert all(pa.types.is_dictionary(table.schema.field(c).type) for c in [*STUDY.names, "text"])
+    frame = table.to_pandas()
+    cards = _cards(jsonl)
+    assert frame["persona_id"].tolist() == [c["persona_id"] for c in cards]
+    assert frame["draw"].tolist() == [c["draw"] for c in cards]
+    assert frame["text"].astype(str).tolist() == [c["text"] for c in cards]
+    for a in STUDY.names:
+        assert frame[a].astype(str).tolist() == [c["attributes"][a] for c in cards]
+    meta = read_cards_metadata(out)
+    assert meta["provenance"] == json.loads(provenance_json(STUDY)) and meta["study"] == STUDY.name
+    # The provenance is stored once and the texts once per batch: far smaller than the lines.
+    assert out.stat().st_size < 0.1 * jsonl.stat().st_size
+    with pytest.raises(PersonasError, match="not a populace card file"):
+        read_cards_metadata(path)
+
+
 def test_every_persona_format_gives_the_same_cards(personas, tmp_path: Path) -> None:
     """A file from populace.to_parquet (a Dataset whose attrs hold the study as JSON) and a
     folder partitioned by draw, as `populace generate --partition-by draw` writes it, give

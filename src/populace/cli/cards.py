@@ -1,4 +1,4 @@
-"""``populace cards``: one JSON card per persona of a personas Parquet file."""
+"""``populace cards``: one card per persona of a personas Parquet file (JSON Lines or Parquet)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser(
         "cards",
         parents=[common],
-        help="write one JSON card per persona (attributes, text, provenance)",
-        description="Stream a personas Parquet file (from `populace generate`) to JSON Lines: per persona "
+        help="write one card per persona (attributes, text, provenance), JSON Lines or Parquet",
+        description="Stream a personas Parquet file (from `populace generate`) to cards: per persona "
         "its persona_id, draw, attribute labels, a text rendered from a Jinja2 template (sandboxed) and "
-        "each attribute's provenance (census-pinned, census-margin or survey-only, with the census tables).",
+        "each attribute's provenance (census-pinned, census-margin or survey-only, with the census tables). "
+        "--out *.jsonl: one JSON object per line, provenance on each. --out *.parquet: dictionary-coded "
+        "columns, provenance once in the file's metadata (a small fraction of the JSON Lines' size).",
     )
     p.add_argument("personas", metavar="PERSONAS.parquet", help="a file written by `populace generate`")
-    p.add_argument("--out", "-o", required=True, metavar="CARDS.jsonl", help="output JSON Lines file")
+    p.add_argument("--out", "-o", required=True, metavar="CARDS.jsonl|CARDS.parquet", help="output file; its suffix picks the format")
     p.add_argument(
         "--template",
         metavar="FILE",

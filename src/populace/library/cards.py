@@ -1,11 +1,17 @@
-"""``populace cards``: a personas Parquet file -> one JSON card per persona (JSON Lines), streamed.
+"""``populace cards``: a personas Parquet file -> one card per persona, streamed.
 
-Each line is ``{"persona_id", "draw", "attributes", "text", "provenance"}``:
-``persona_id`` is the persona's 0-based row in the Parquet file (unique; with ``populace
-generate``'s draw-by-draw order it is ``draw * N + i``), ``attributes`` the level labels,
-``text`` the template's rendering and ``provenance`` each attribute's source
-(:mod:`populace.study.provenance`). The file is read one batch of row groups at a time and
-written to a temp file renamed into place, so memory is bounded whatever its size.
+As JSON Lines (``.jsonl``), each line is ``{"persona_id", "draw", "attributes", "text",
+"provenance"}``: ``persona_id`` is the persona's 0-based row in the Parquet file (unique; with
+``populace generate``'s draw-by-draw order it is ``draw * N + i``), ``attributes`` the level
+labels, ``text`` the template's rendering and ``provenance`` each attribute's source
+(:mod:`populace.study.provenance`), on every line so that each line stands alone.
+
+As Parquet (``.parquet``), the columns are ``persona_id``, ``draw``, one dictionary-coded
+column of labels per attribute and ``text``, dictionary-coded too (a batch holds far fewer
+distinct cards than rows); the provenance, the study and the template are stored once, as JSON
+in the file's metadata (key ``populace_cards``, :func:`read_cards_metadata`). The file is read
+one batch of row groups at a time and written to a temp file renamed into place, so memory is
+bounded whatever its size.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from populace.library.templates import load_template
 from populace.study.serialize import study_from_dict
 from populace.study.spec import Study
 
-__all__ = ["write_cards", "study_of_personas", "batch_codes", "BATCH"]
+__all__ = ["write_cards", "study_of_personas", "batch_codes", "read_cards_metadata", "BATCH", "CARDS_KEY"]
 
 #: Rows read and written per step.
 BATCH = 65_536
+#: The Parquet metadata key of a card file's provenance, study and template.
+CARDS_KEY = b"populace_cards"
 
 
 def study_of_personas(path: str | os.PathLike[str]) -> Study:
@@ -112,7 +120,8 @@ def write_cards(
         ``draw`` + one per attribute), or a folder partitioned by ``populace generate
         --partition-by`` (``persona_id`` then counts rows in the folder's file order).
     out
-        The ``.jsonl`` file to write.
+        The file to write: ``.parquet`` for Parquet (provenance once, in the metadata),
+        anything else for JSON Lines (provenance on every line).
     template
         A Jinja2 template file (:mod:`populace.library.templates`); ``None``: plain English.
     study
@@ -134,10 +143,12 @@ def write_cards(
         raise PersonasError(f"{personas}: no column {missing[0]!r}. Fix: cards need personas written by `populace generate`.")
     total, done = data.count_rows(), 0
     out = Path(out)
+    batches = (b for b in data.to_batches(batch_size=BATCH, columns=["draw", *study.names]) if b.num_rows)
+    if out.suffix == ".parquet":
+        with atomic_path(out, suffix=".parquet") as tmp:
+            return out, _write_parquet(tmp, batches, study, renderer, personas, template, total, progress)
     with atomic_path(out) as tmp, open(tmp, "wb", buffering=1 << 20) as f:
-        for batch in data.to_batches(batch_size=BATCH, columns=["draw", *study.names]):
-            if not batch.num_rows:
-                continue
+        for batch in batches:
             codes = batch_codes(batch, study, personas)
             draw = batch.column("draw").to_numpy(zero_copy_only=False).astype(np.int64)
             f.write(renderer.lines(codes, draw, np.arange(done, done + batch.num_rows)))
@@ -145,3 +156,54 @@ def write_cards(
             if progress is not None:
                 progress(done, total)
     return out, done
+
+
+def _write_parquet(
+    path: Path,
+    batches: Any,
+    study: Study,
+    renderer: CardRenderer,
+    personas: str | os.PathLike[str],
+    template: str | os.PathLike[str] | None,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    """The Parquet card file (module docstring); returns the cards written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from populace.study.provenance import provenance_json
+
+    label = pa.dictionary(pa.int16(), pa.string())
+    fields = [pa.field("persona_id", pa.int64()), pa.field("draw", pa.int64())]
+    fields += [pa.field(a.name, label) for a in study.attributes] + [pa.field("text", pa.dictionary(pa.int32(), pa.string()))]
+    meta = {"study": study.name, "template": renderer.template.label,
+            "provenance": json.loads(provenance_json(study))}
+    schema = pa.schema(fields, metadata={CARDS_KEY: json.dumps(meta, ensure_ascii=False).encode()})
+    levels = [pa.array(list(a.levels), pa.string()) for a in study.attributes]
+    done = 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for batch in batches:
+            codes = batch_codes(batch, study, personas)
+            texts, inverse = renderer.texts(codes)
+            columns = [
+                pa.array(np.arange(done, done + batch.num_rows, dtype=np.int64)),
+                pa.array(batch.column("draw").to_numpy(zero_copy_only=False).astype(np.int64)),
+                *(pa.DictionaryArray.from_arrays(pa.array(codes[:, j].astype(np.int16)), levels[j]) for j in range(len(levels))),
+                pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32)), pa.array(texts, pa.string())),
+            ]
+            writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+            done += batch.num_rows
+            if progress is not None:
+                progress(done, total)
+    return done
+
+
+def read_cards_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The study name, template and provenance stored once in a Parquet card file."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    if CARDS_KEY not in meta:
+        raise PersonasError(f"{path}: not a populace card file (no {CARDS_KEY.decode()} metadata). Fix: write it with `populace cards`.")
+    return json.loads(meta[CARDS_KEY])
