@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -79,7 +80,7 @@ def main() -> None:
         personas, out, template = args.child
         _child(personas, out, None if template == "-" else template)
         return
-    command = "OPENBLAS_NUM_THREADS=1 python " + " ".join(sys.argv)
+    command = "OPENBLAS_NUM_THREADS=1 python " + shlex.join(sys.argv)
     with tempfile.TemporaryDirectory() as tmp:
         personas = args.personas
         gen_seconds = None
