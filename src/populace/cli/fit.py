@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> None:
             chains = fitted["posterior"].sizes["chain"]
             print(
                 f"extended: {int(rounds)} more round(s) of chains ({chains} chains in all) were sampled to reach "
-                "R-hat <= 1.01 and the ESS target (sampler_config max_chains / extend_seconds bound this)"
+                "R-hat <= 1.01 and the ESS target (sampler_config max_chains bounds this)"
             )
     else:
         advi = fitted["advi"].to_dataset()

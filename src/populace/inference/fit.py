@@ -123,9 +123,10 @@ def _extend(
     tree: xr.DataTree, pm_model: pm.Model, sc: dict[str, Any], seed: int | None, *, rebuild: tuple[Study, dict[str, Any]], started: float
 ) -> xr.DataTree:
     """Add rounds of ``chains`` chains while the reported quantities miss R-hat <= 1.01 or
-    the ESS target, up to ``max_chains`` chains and while another round fits in
-    ``extend_seconds`` (each round is timed like the last). The added chains take the seeds
-    of their chain numbers, so a seed still gives one fit. Divergences are not a reason
+    the ESS target, up to ``max_chains`` chains and, when ``extend_seconds`` is set, while
+    another round fits in it (each round timed like the last; the rounds then depend on the
+    machine's speed). The added chains take the seeds of their chain numbers, so a seed
+    still gives one fit. Divergences are not a reason
     (more chains do not remove them); ``max_chains <= chains`` turns this off, and so do
     fewer than :data:`EXTEND_MIN_DRAWS` draws per chain (an exploratory run)."""
     if sc["sampler"] != "nutpie" or int(sc["draws"]) < EXTEND_MIN_DRAWS:
@@ -138,7 +139,8 @@ def _extend(
         diag = check_convergence(tree, warn=False, ess_min=float(sc["ess_target"]))
         if not _mixing_problem(diag, target) or n_chains + int(sc["chains"]) > int(sc["max_chains"]):
             break
-        if time.perf_counter() - started + last > float(sc["extend_seconds"]):
+        cap = sc["extend_seconds"]
+        if cap is not None and time.perf_counter() - started + last > float(cap):
             break
         t = time.perf_counter()
         more = _nuts(pm_model, sc, seed, False, rebuild=rebuild, first_chain=n_chains)
