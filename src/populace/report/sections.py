@@ -238,7 +238,7 @@ def dependence_section(tree: xr.DataTree, ci_prob: float) -> Section:
 
 def shares_section(frame: pd.DataFrame, targets: Sequence[str], groups: Sequence[str], ci_prob: float) -> Section:
     from populace.plot import plot_shares
-    from populace.summarize import summarize
+    from populace.summarize import DrawsWarning, summarize
 
     section = Section(
         "shares",
@@ -252,9 +252,13 @@ def shares_section(frame: pd.DataFrame, targets: Sequence[str], groups: Sequence
             if group == target:
                 continue
             with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+                warnings.simplefilter("always", DrawsWarning)
                 table = summarize(frame, by=group, target=target, ci_prob=ci_prob)
-            section.text += [f"{target} by {group}: {w.message}" for w in caught]
+            for w in caught:  # too few draws is said in the page; anything else is passed on
+                if issubclass(w.category, DrawsWarning):
+                    section.text.append(f"{target} by {group}: {w.message}")
+                else:
+                    warnings.warn(w.message, w.category, stacklevel=2)
             section.figures.append((f"{target} by {group}", plot_shares(table, by=group, title=f"{target} by {group}")))
             section.tables.append((f"{target} by {group}", table.round(4)))
     return section
