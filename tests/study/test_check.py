@@ -259,3 +259,56 @@ def test_an_area_with_exactly_the_threshold_of_rows_is_not_thin() -> None:
     report = check_study(_tiny(extra_b_rows=1))  # B now has 5 rows
     thin = [w for w in report.warnings if "areas have fewer than" in w]
     assert thin == ["1 areas have fewer than 5 sample rows (e.g. C: 1); their attitudes follow their census composition, with little from their own rows."]
+
+
+def test_the_whole_report_of_two_surveys_and_a_noisy_table_is_what_the_numbers_say() -> None:
+    # Worked out by hand: source A's weights 1, 1, 1, 9 give Kish n 144 / 84 = 1.71, source
+    # B's 1, 1, 20 give 484 / 402 = 1.20; together 2.92 of 7 rows (design effect 2.40, under
+    # half: the warning); no row is complete (A lacks party and faith, B lacks vote); 2^4 = 16
+    # cells; the age table's relative se are 5 / 50 and 20 / 50 (median 25 %, none above
+    # 40 %); vote never meets party or faith in a row; age is tested (weighted shares 0.12 /
+    # 0.88 against 0.5 / 0.5 on 2.92 effective rows: chi-square 1.72, p = 0.19, no warning).
+    attributes = {
+        "age": {"type": "ordinal", "levels": ["young", "old"]},
+        "vote": {"type": "nominal", "levels": ["No", "Yes"]},
+        "party": {"type": "nominal", "levels": ["D", "R"]},
+        "faith": {"type": "nominal", "levels": ["low", "high"]},
+    }
+    age = pd.DataFrame({"age": ["young", "old"], "count": [50.0, 50.0], "se": [5.0, 20.0]})
+    a = pd.DataFrame({"age": ["young", "old", "young", "old"], "vote": ["No", "Yes", "Yes", "No"], "w": [1.0, 1.0, 1.0, 9.0]})
+    b = pd.DataFrame({"age": ["young", "old", "old"], "party": ["D", "R", "D"], "faith": ["low", "high", "high"], "v": [1.0, 1.0, 20.0]})
+    study = make_study(
+        attributes, [age], {"A": a, "B": b}, weight={"A": "w", "B": "v"},
+        measured={"A": ["age", "vote"], "B": ["age", "party", "faith"]}, name="two",
+    )  # fmt: skip
+    expected = """\
+study two
+
+attributes (what pins each margin):
+  age (ordinal, 2 levels): census-margin: nationally by census age; other dependence learned from the sample
+  vote (nominal, 2 levels): survey-only: no census table, margin and dependence learned from the sample only
+  party (nominal, 2 levels): survey-only: no census table, margin and dependence learned from the sample only
+  faith (nominal, 2 levels): survey-only: no census table, margin and dependence learned from the sample only
+
+census tables with stated error (measurements: generation draws them, so intervals include the error):
+  census age: 2 of 2 cells with error; median relative se 25.0%, 0% of cells above 40 % (unreliable)
+
+sample:
+  rows 7 (0 complete), Kish effective n 2.9 (design effect 2.40 from the weights)
+  joint cells 16; sample rows per cell 0.438
+  source A: rows 4, Kish effective n 1.7, measured age, vote
+  source B: rows 3, Kish effective n 1.2, measured age, party, faith
+
+pairs no survey observes together (their dependence comes from the model's structure alone):
+  vote x party
+  vote x faith
+
+census cells and areas with no sample row:
+  none
+
+warnings (3):
+  - 2 attribute pair(s) are observed together by no survey and held by no census table (e.g. vote x party): their dependence is an assumption of the model (the shared factors), and their intervals are wider.
+  - the weights halve the information: Kish effective n 3 of 7 rows. Check extreme weights.
+  - vote, party, faith have no census table: their population shares come from 2 and 1 and 1 effective sample rows respectively, so a biased sample biases them directly.
+"""
+    assert str(check_study(study)) == expected
