@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 
 from populace.evaluation.datasets import Benchmark
+from populace.evaluation.metrics.codes import persona_codes
+from populace.evaluation.metrics.coverage import interval_coverage, table_coverage
 from populace.personas import open_personas
 from populace.study import load_study
 from populace.study.shares import census_margin, effective_weights
@@ -75,27 +77,6 @@ def own_draws(study, a: str, b: str, n_pop: int, draws: int, rng: np.random.Gene
     return out
 
 
-def persona_codes(path: str, study, names: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Each persona's draw index and level codes of ``names``."""
-    frame = open_personas(path).to_table(columns=["draw", *names]).to_pandas()
-    codes = {n: pd.Categorical(frame[n].astype(str), categories=study.attribute(n).levels).codes for n in names}
-    return pd.factorize(frame["draw"], sort=True)[0], codes
-
-
-def model_draws(draw: np.ndarray, codes: dict[str, np.ndarray], study, a: str, b: str) -> np.ndarray:
-    lb = study.attribute(b).n_levels
-    counts = np.zeros((draw.max() + 1, study.attribute(a).n_levels * lb))
-    np.add.at(counts, (draw, codes[a] * lb + codes[b]), 1.0)
-    return counts / counts.sum(axis=1, keepdims=True)
-
-
-def score(draws: np.ndarray, truth: np.ndarray) -> tuple[int, int, float]:
-    keep = truth >= MIN_SHARE
-    lo, hi = np.quantile(draws, [0.05, 0.95], axis=0)
-    covered = (truth >= lo - 1e-12) & (truth <= hi + 1e-12)
-    return int(covered[keep].sum()), int(keep.sum()), float((hi - lo)[keep].mean())
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, type=Path)
@@ -110,16 +91,22 @@ def main(argv: list[str] | None = None) -> int:
     study = load_study(args.study)
     rng = np.random.default_rng(args.seed)
     pairs = free_pairs(study)
-    draw, codes = persona_codes(args.personas, study, sorted({x for p in pairs for x in p}, key=study.names.index))
+    pers = persona_codes(open_personas(args.personas).to_table(columns=["draw", *study.names]).to_pandas(), study)
+    shape = tuple(a.n_levels for a in study.attributes)
     rows = []
     for a, b in pairs:
         ia, ib = bench.names.index(a), bench.names.index(b)
         la, lb = study.attribute(a).n_levels, study.attribute(b).n_levels
         truth = np.bincount(pop[:, ia] * lb + pop[:, ib], minlength=la * lb) / len(pop)
-        m = score(model_draws(draw, codes, study, a, b), truth)
-        o = score(own_draws(study, a, b, len(pop), args.draws, rng), truth)
-        rows.append({"table": f"{a}×{b}", "cells": m[1], "model_cov": m[0] / m[1], "model_width": m[2],
-                     "own_cov": o[0] / o[1], "own_width": o[2], "m_cov": m[0], "o_cov": o[0]})
+        keep = truth >= MIN_SHARE
+        m_cov, m_width = table_coverage(
+            pers, (study.index(a), study.index(b)), truth, shape, interval=0.9, min_share=MIN_SHARE
+        )
+        o_cov, o_width = interval_coverage(own_draws(study, a, b, len(pop), args.draws, rng)[:, keep], truth[keep])
+        cells = int(keep.sum())
+        rows.append({"table": f"{a}×{b}", "cells": cells, "model_cov": m_cov.sum() / cells, "model_width": float(m_width.mean()),
+                     "own_cov": o_cov.sum() / cells, "own_width": float(o_width.mean()),
+                     "m_cov": int(m_cov.sum()), "o_cov": int(o_cov.sum())})
     df = pd.DataFrame(rows).sort_values("model_cov", kind="stable")
     cells = df["cells"].sum()
     head = {

@@ -4,18 +4,16 @@ numbers they rest on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import json
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from populace.plot.inputs import level_codes
 from populace.study.spec import Study
 
 __all__ = [
@@ -67,37 +65,25 @@ def census_fit(frame: pd.DataFrame, study: Study, *, ci_prob: float = 0.9) -> tu
         mean. Raking pins exact tables in every draw, so they agree by construction up to
         the personas' sampling noise; tables with stated error are raked to a draw of them.
     """
-    draws = frame["draw"].to_numpy()
-    uniq, d_idx = np.unique(draws, return_inverse=True)
-    tail = (1.0 - ci_prob) / 2.0
+    from populace.evaluation.metrics.codes import persona_codes
+    from populace.evaluation.metrics.coverage import draw_shares, interval_coverage, interval_ends
+
+    pers = persona_codes(frame, study)
+    shape = tuple(a.n_levels for a in study.attributes)
     rows = []
     for m in study.marginals:
         attrs = list(m.attributes)
         levels = [study.attribute(a).levels for a in attrs]
-        flat = np.zeros(len(frame), dtype=np.int64)
-        for a, lev in zip(attrs, levels, strict=True):
-            flat = flat * len(lev) + level_codes(frame, a, lev)
-        size = int(np.prod([len(lev) for lev in levels]))
-        counts = np.zeros((len(uniq), size))
-        ok = flat >= 0
-        np.add.at(counts, (d_idx[ok], flat[ok]), 1.0)
-        shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-        lo, hi = np.quantile(shares, [tail, 1.0 - tail], axis=0)
+        shares = draw_shares(pers, tuple(study.index(a) for a in attrs), shape)
         census = m.counts.reshape(-1) / m.total
-        name = m.source or " x ".join(attrs)
+        lo, hi = interval_ends(shares, interval=ci_prob)
+        covered, _ = interval_coverage(shares, census, interval=ci_prob)
         labels = [" / ".join(c) for c in np.array(np.meshgrid(*levels, indexing="ij")).reshape(len(attrs), -1).T]
-        for j in range(size):
-            rows.append(
-                {
-                    "table": name,
-                    "cell": labels[j],
-                    "census": census[j],
-                    "mean": shares[:, j].mean(),
-                    "lo": lo[j],
-                    "hi": hi[j],
-                    "covered": bool(lo[j] - 1e-12 <= census[j] <= hi[j] + 1e-12),
-                }
-            )
+        rows += [
+            {"table": m.source or " x ".join(attrs), "cell": labels[j], "census": census[j], "mean": shares[:, j].mean(),
+             "lo": lo[j], "hi": hi[j], "covered": bool(covered[j])}
+            for j in range(census.size)
+        ]
     cells = pd.DataFrame(rows)
     if cells.empty:
         return cells, pd.DataFrame(columns=["table", "cells", "covered", "max_abs_error"])
@@ -125,9 +111,10 @@ def default_groups(study: Study) -> list[str]:
 def default_targets(study: Study, *, limit: int = 3) -> list[str]:
     """Attributes the report shows by group: those that no census table crosses with
     another attribute (where the census does not pin the answer), at most ``limit``."""
+    from populace.study.provenance import Kind, provenance
+
     geo = study.geography.name if study.geography is not None else None
-    crossed = {a for m in study.marginals if len(m.attributes) > 1 for a in m.attributes}
-    return [n for n in study.names if n not in crossed and n != geo][:limit]
+    return [n for n, p in provenance(study).items() if p.kind is not Kind.CENSUS_PINNED and n != geo][:limit]
 
 
 def persona_cards(frame: pd.DataFrame, study: Study, *, n: int, seed: int) -> list[str]:
@@ -140,23 +127,16 @@ def persona_cards(frame: pd.DataFrame, study: Study, *, n: int, seed: int) -> li
     return [template.render({a: str(r[a]) for a in study.names}) for _, r in rows.iterrows()]
 
 
-def correlation_table(corr: xr.DataArray, *, top: int = 12, ci_prob: float = 0.9) -> pd.DataFrame:
-    """The ``top`` latent correlations by absolute posterior mean, with their interval."""
-    rows = [str(r) for r in corr["loading_row"].values]
-    iu, ju = np.triu_indices(len(rows), k=1)
-    stack = corr.values.reshape(-1, len(rows), len(rows))[:, iu, ju]
-    tail = (1.0 - ci_prob) / 2.0
-    mean = stack.mean(axis=0)
-    lo, hi = np.quantile(stack, [tail, 1.0 - tail], axis=0)
-    order = np.argsort(-np.abs(mean), kind="stable")[:top]
-    return pd.DataFrame(
-        {
-            "pair": [f"{rows[iu[k]]} ~ {rows[ju[k]]}" for k in order],
-            "mean": mean[order],
-            "lo": lo[order],
-            "hi": hi[order],
-        }
-    )
+def correlation_table(fit: xr.DataTree, *, top: int = 12, ci_prob: float = 0.9) -> pd.DataFrame:
+    """The ``top`` latent correlations by absolute posterior mean, with their interval
+    (:func:`populace.plot.invariant_posterior`'s pairs)."""
+    from populace.evaluation.metrics.coverage import interval_ends
+    from populace.plot import invariant_posterior
+
+    da = invariant_posterior(fit, pairs=top)["posterior"]["latent_correlation"]
+    stack = da.transpose(..., "pair").values.reshape(-1, da.sizes["pair"])
+    lo, hi = interval_ends(stack, interval=ci_prob)
+    return pd.DataFrame({"pair": [str(p) for p in da["pair"].values], "mean": stack.mean(axis=0), "lo": lo, "hi": hi})
 
 
 # ------------------------------------------------------------------ the sections
@@ -220,9 +200,8 @@ def census_section(frame: pd.DataFrame, study: Study, ci_prob: float) -> Section
 
 
 def dependence_section(tree: xr.DataTree, ci_prob: float) -> Section:
-    from populace.plot import latent_correlation, plot_dependence
+    from populace.plot import plot_dependence
 
-    corr = latent_correlation(tree)
     ax = plot_dependence(tree)
     return Section(
         "dependence",
@@ -231,7 +210,7 @@ def dependence_section(tree: xr.DataTree, ci_prob: float) -> Section:
             "Latent correlations of the copula (rotation-invariant), posterior mean and sd; a strong colour with a "
             "large sd is a dependence the data do not pin down."
         ],
-        tables=[(f"Strongest latent correlations with their {ci_prob:.0%} interval", correlation_table(corr, ci_prob=ci_prob))],
+        tables=[(f"Strongest latent correlations with their {ci_prob:.0%} interval", correlation_table(tree, ci_prob=ci_prob))],
         figures=[("Latent correlation matrix", ax.figure)],
     )
 

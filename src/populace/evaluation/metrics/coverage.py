@@ -35,11 +35,17 @@ def interval_coverage(
     covered, width
         Boolean ``lo <= p <= hi`` and ``hi - lo`` per cell.
     """
-    tail = (1.0 - interval) / 2.0
-    lo, hi = np.quantile(np.asarray(q_draws, dtype=float), [tail, 1.0 - tail], axis=0)
+    lo, hi = interval_ends(q_draws, interval=interval)
     # A share computed two ways (cell / total, or cell / area) may differ in its last bits:
     # an interval of zero width at the truth covers it (as the shared reference scorer).
     return (lo - SLACK <= p) & (p <= hi + SLACK), hi - lo
+
+
+def interval_ends(q_draws: np.ndarray, *, interval: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """The ends ``lo, hi`` of the central ``interval`` quantile interval across draws (axis 0)."""
+    tail = (1.0 - interval) / 2.0
+    lo, hi = np.quantile(np.asarray(q_draws, dtype=float), [tail, 1.0 - tail], axis=0)
+    return lo, hi
 
 
 def coverage_metrics(pers: Personas, ref: Reference, *, interval: float, min_share: float) -> dict[str, Any]:
